@@ -1,0 +1,35 @@
+# Two commands on a fresh machine: `make test` and `make demo` (see README.md).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SAMPLE ?= data/sample
+DEMO   ?= runs/demo
+PYTEST_ARGS ?=
+
+.PHONY: test demo install sample-data bench clean
+
+# Creates the virtual environment if missing and installs from the project's own files.
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+sample-data: $(STAMP)
+	$(BIN)/python -m monet_utils sample-data $(SAMPLE)
+
+demo: sample-data
+	$(BIN)/python -m monet_utils preview --data-dir $(SAMPLE) --out $(DEMO)/preview.png
+	@echo "demo: open $(DEMO)/preview.png"
+
+bench: $(STAMP)
+	for script in bench/*.py; do $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache
