@@ -9,6 +9,13 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 import pytest  # noqa: E402
 
+from monet_utils import runtime  # noqa: E402
+
+# Two logical CPU devices for the whole session (must happen before TF initialises its
+# devices), so tests can run MirroredStrategy over /cpu:0 and /cpu:1. The default strategy
+# still places everything on /cpu:0.
+runtime.split_cpu(2)
+
 
 @pytest.fixture(scope="session")
 def sample_dir(tmp_path_factory) -> str:
