@@ -71,11 +71,66 @@ def _run_preview(args) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- run-notebooks
+def _add_run_notebooks(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "run-notebooks", help="execute the notebook chain with papermill (executed copies + HTML)",
+        description="Runs notebooks/01..05 in order with a parameter set; stops at the first failure, "
+                    "naming the notebook and the cell.")
+    parser.add_argument("--params", required=True, help="parameter set, e.g. params/demo.yaml")
+    parser.add_argument("--output-dir", required=True, help="folder for executed notebooks and HTML")
+    parser.add_argument("--only", default="", help="comma list of notebooks, e.g. 02,03 (default: all)")
+    parser.add_argument("--no-html", action="store_true", help="skip the HTML copies")
+    parser.set_defaults(func=_run_run_notebooks)
+
+
+def _run_run_notebooks(args) -> int:
+    from . import notebooks
+
+    try:
+        results = notebooks.run(args.params, args.output_dir, only=args.only.split(",") if args.only else None,
+                                html=not args.no_html)
+    except (notebooks.NotebookFailed, FileNotFoundError, ValueError) as error:
+        raise CommandError(str(error)) from None
+    for result in results:
+        print(f"{result.name}: {result.seconds:.0f} s  {result.html or result.notebook}")
+    return 0
+
+
+# --------------------------------------------------------------------------- kaggle-bundle
+def _add_kaggle_bundle(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "kaggle-bundle", help="folders ready for `kaggle kernels push` and `kaggle datasets create`",
+        description="Writes DIR/dataset (monet_utils + dataset-metadata.json) and one DIR/<notebook> per "
+                    "notebook (params/kaggle-tpu.yaml injected + kernel-metadata.json).")
+    parser.add_argument("dir", help="output folder")
+    parser.add_argument("--username", default="YOUR_KAGGLE_USERNAME", help="your Kaggle user name")
+    parser.add_argument("--params", default=None, help="parameter set (default params/kaggle-tpu.yaml)")
+    parser.add_argument("--only", default="", help="comma list of notebooks (default: all)")
+    parser.set_defaults(func=_run_kaggle_bundle)
+
+
+def _run_kaggle_bundle(args) -> int:
+    from . import notebooks
+
+    try:
+        folders = notebooks.kaggle_bundle(args.dir, args.username, args.params,
+                                          only=args.only.split(",") if args.only else None)
+    except (FileNotFoundError, ValueError) as error:
+        raise CommandError(str(error)) from None
+    for name, folder in folders.items():
+        print(f"{name}: {folder}")
+    print("next: kaggle datasets create -p DIR/dataset; then kaggle kernels push -p DIR/<notebook> in order")
+    return 0
+
+
 # --------------------------------------------------------------------------- registry
 # One entry per subcommand, in the order `--help` lists them. Later modules add theirs.
 COMMANDS: list[Callable] = [
     _add_sample_data,
     _add_preview,
+    _add_run_notebooks,
+    _add_kaggle_bundle,
 ]
 
 

@@ -48,7 +48,8 @@ class EncodedImages:
         data: encoded bytes, one per name.
         origins: where each image came from, for messages ("photo_jpg/abc.jpg",
             "photo_tfrec/photo00-10.tfrec#3").
-        sizes: (width, height) of each image as stored.
+        sizes: (width, height) of each image as stored (empty when not checked).
+        modes: PIL mode of each image as stored ("RGB", "L", ...; empty when not checked).
     """
 
     domain: str
@@ -57,6 +58,7 @@ class EncodedImages:
     data: tuple[bytes, ...]
     origins: tuple[str, ...]
     sizes: tuple[tuple[int, int], ...]
+    modes: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.names)
@@ -126,14 +128,15 @@ def read_domain(data_dir: str, domain: str, source: str = "auto", check: bool = 
     else:
         names, data, origins = _read_image_files(files, data_dir)
     sizes: list[tuple[int, int]] = []
+    modes: list[str] = []
     if check:
-        sizes = _check_decodes(data, origins)
+        sizes, modes = _check_decodes(data, origins)
         odd = sum(1 for size in sizes if size != (IMAGE_SIZE, IMAGE_SIZE))
         if odd:
             warnings.warn(f"{odd} of {len(sizes)} {domain} images in {data_dir} are not "
                           f"{IMAGE_SIZE}x{IMAGE_SIZE}; they are resized to {IMAGE_SIZE}x{IMAGE_SIZE}",
                           stacklevel=2)
-    return EncodedImages(domain, kind, tuple(names), tuple(data), tuple(origins), tuple(sizes))
+    return EncodedImages(domain, kind, tuple(names), tuple(data), tuple(origins), tuple(sizes), tuple(modes))
 
 
 def load_domain(data_dir: str, domain: str, source: str = "auto", with_names: bool = False,
@@ -313,14 +316,14 @@ def _read_image_files(files: list[str], data_dir: str) -> tuple[list[str], list[
     return names, data, [_relative(path, data_dir) for path in files]
 
 
-def _check_decodes(data: Sequence[bytes], origins: Sequence[str]) -> list[tuple[int, int]]:
+def _check_decodes(data: Sequence[bytes], origins: Sequence[str]) -> tuple[list[tuple[int, int]], list[str]]:
     """Decodes every image with PIL (threads; PIL releases the GIL) and names the bad ones."""
 
-    def probe(blob: bytes) -> tuple[int, int] | str:
+    def probe(blob: bytes) -> tuple[tuple[int, int], str] | str:
         try:
             with Image.open(io.BytesIO(blob)) as image:
                 image.load()  # full decode: truncated JPEGs fail here
-                return image.size
+                return image.size, image.mode
         except Exception as error:  # noqa: BLE001 - any decoder error means a broken file
             return f"{type(error).__name__}: {error}"
 
@@ -330,7 +333,7 @@ def _check_decodes(data: Sequence[bytes], origins: Sequence[str]) -> list[tuple[
     if bad:
         shown = "\n".join(bad[:20]) + (f"\n  ... and {len(bad) - 20} more" if len(bad) > 20 else "")
         raise DataError(f"{len(bad)} image(s) do not decode (corrupt, truncated or not an image):\n{shown}")
-    return [result for result in results if not isinstance(result, str)]
+    return [result[0] for result in results], [result[1] for result in results]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -358,6 +361,48 @@ def _check_choice(what: str, value: str, choices: Sequence[str]) -> None:
         raise ValueError(f"{what}={value!r}: expected one of {tuple(choices)}")
 
 
+def summarize(data_dir: str) -> dict:
+    """What is in a dataset folder: per domain and layout, counts, sizes and modes.
+
+    Also checks that the TFRecord and JPEG copies of a domain agree (same names, same
+    bytes), as they do in Kaggle's data.
+
+    Returns:
+        {domain: {"tfrec": {...} | None, "jpg": {...} | None, "copies_agree": bool | None,
+        "disagreements": [...]}} with counts, `sizes` and `modes` as {value: count}.
+    """
+    from collections import Counter
+
+    summary: dict = {}
+    for domain in DOMAINS:
+        entry: dict = {}
+        loaded: dict[str, EncodedImages] = {}
+        for kind in ("tfrec", "jpg"):
+            try:
+                images = read_domain(data_dir, domain, kind)
+            except DataError:
+                entry[kind] = None
+                continue
+            loaded[kind] = images
+            entry[kind] = {
+                "count": len(images),
+                "sizes": {f"{w}x{h}": n for (w, h), n in Counter(images.sizes).items()},
+                "modes": dict(Counter(images.modes)),
+            }
+        if len(loaded) == 2:
+            by_name = {kind: dict(zip(images.names, images.data)) for kind, images in loaded.items()}
+            names = set(by_name["tfrec"]) | set(by_name["jpg"])
+            disagreements = sorted(
+                name for name in names if by_name["tfrec"].get(name) != by_name["jpg"].get(name))
+            entry["copies_agree"] = not disagreements
+            entry["disagreements"] = disagreements[:20]
+        else:
+            entry["copies_agree"] = None
+            entry["disagreements"] = []
+        summary[domain] = entry
+    return summary
+
+
 def count_images(data_dir: str, domain: str, source: str = "auto") -> int:
     """Number of images in a domain without decoding them (TFRecords are scanned)."""
     kind, files = find_files(data_dir, domain, source)
@@ -369,5 +414,5 @@ def count_images(data_dir: str, domain: str, source: str = "auto") -> int:
 __all__ = [
     "DOMAINS", "IMAGE_SIZE", "DataError", "EncodedImages", "find_files", "read_domain",
     "load_domain", "encoded_dataset", "decode_image", "to_uint8", "augment", "repeat_shuffled",
-    "unpaired", "domain_folders", "count_images",
+    "unpaired", "domain_folders", "count_images", "summarize",
 ]

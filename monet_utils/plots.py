@@ -100,3 +100,54 @@ def loss_curves(history: Sequence[dict], keys: Optional[Sequence[str]] = None, t
     if path:
         save_figure(figure, path)
     return figure
+
+
+def dominant_colours(images, colours: int = 8, seed: int = 0, iterations: int = 12) -> tuple[np.ndarray, np.ndarray]:
+    """The palette of a set of images: k-means over (sub-sampled) pixels.
+
+    Returns:
+        (colours as float [0, 1] RGB sorted by share, share of pixels of each).
+    """
+    pixels = np.concatenate([as_display(image).reshape(-1, 3) for image in images])
+    rng = np.random.default_rng(seed)
+    pixels = pixels[rng.choice(len(pixels), size=min(len(pixels), 20000), replace=False)]
+    centres = pixels[rng.choice(len(pixels), size=colours, replace=False)]
+    for _ in range(iterations):
+        nearest = np.argmin(((pixels[:, None] - centres[None]) ** 2).sum(-1), axis=1)
+        for k in range(colours):
+            members = pixels[nearest == k]
+            if len(members):
+                centres[k] = members.mean(axis=0)
+    share = np.bincount(nearest, minlength=colours) / len(pixels)
+    order = np.argsort(-share)
+    return centres[order], share[order]
+
+
+def colour_statistics(monet_images, photo_images, path: Optional[str] = None) -> plt.Figure:
+    """Monet vs photos: per-channel histograms, mean colour and dominant palettes."""
+    figure = plt.figure(figsize=(12, 5.5))
+    grid = figure.add_gridspec(2, 3, height_ratios=[3, 1])
+    for column, (channel, colour) in enumerate(zip(range(3), ("red", "green", "blue"))):
+        axis = figure.add_subplot(grid[0, column])
+        for images, label, style in ((monet_images, "monet", "-"), (photo_images, "photo", "--")):
+            values = np.concatenate([as_display(image)[..., channel].ravel() for image in images])
+            hist, edges = np.histogram(values, bins=64, range=(0, 1), density=True)
+            axis.plot((edges[:-1] + edges[1:]) / 2, hist, style, color=colour, label=label)
+        axis.set_title(f"{colour} channel")
+        axis.set_xlabel("intensity")
+        axis.legend(fontsize=8)
+    for row_offset, (images, label) in enumerate(((monet_images, "monet"), (photo_images, "photo"))):
+        axis = figure.add_subplot(grid[1, row_offset])
+        palette, share = dominant_colours(images)
+        left = 0.0
+        for colour, width in zip(palette, share):
+            axis.barh(0, width, left=left, color=colour, height=1)
+            left += width
+        mean = np.mean([as_display(image).mean(axis=(0, 1)) for image in images], axis=0)
+        axis.set_title(f"{label} palette (mean RGB {np.round(mean * 255).astype(int).tolist()})", fontsize=9)
+        axis.set_xlim(0, 1)
+        axis.axis("off")
+    figure.tight_layout()
+    if path:
+        save_figure(figure, path)
+    return figure

@@ -30,6 +30,27 @@ def kaggle_data_dir() -> Optional[str]:
     return path if os.path.isdir(path) else None
 
 
+def resolve_data_dir(data_dir: str = "", sample_dir: str = "data/sample") -> str:
+    """The data folder a notebook should use.
+
+    "" means: the competition input on Kaggle, else the embedded sample set at
+    `sample_dir` (written on first use, with a note that it is a stand-in).
+    """
+    if data_dir:
+        return data_dir
+    kaggle = kaggle_data_dir()
+    if kaggle:
+        return kaggle
+    if not os.path.isdir(sample_dir):
+        from .sample_data import write_sample_data
+
+        print(f"[monet_utils] no data_dir given and not on Kaggle: writing the sample set to {sample_dir}")
+        write_sample_data(sample_dir, progress=False)
+    print(f"[monet_utils] using the embedded sample set {sample_dir} "
+          "(a stand-in: its 'monet' images are painterly renderings of photos, not Monet)")
+    return sample_dir
+
+
 def _tpu_resolver() -> Optional[tf.distribute.cluster_resolver.TPUClusterResolver]:
     """A connected TPU resolver, or None when there is no TPU.
 
