@@ -19,7 +19,7 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 install: $(STAMP)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests build/nbval $(PYTEST_ARGS)
 
 sample-data: $(STAMP)
 	$(BIN)/python -m monet_utils sample-data $(SAMPLE)

@@ -25,3 +25,30 @@ def sample_dir(tmp_path_factory) -> str:
     path = str(tmp_path_factory.mktemp("data") / "sample")
     write_sample_data(path, monet_count=8, photo_count=12, seed=0, progress=False)
     return path
+
+
+NBVAL_DIR = os.path.join("build", "nbval")
+SMOKE_PARAMS = os.path.join("params", "smoke.yaml")
+
+
+def pytest_configure(config):
+    """When `build/nbval` is on the command line (as `make test` puts it), prepare it first.
+
+    nbval takes no parameters and runs each notebook on its own, so the five notebooks are
+    written there with params/smoke.yaml injected (papermill prepare-only), and the smoke
+    data set and a clean output folder are made; nbval then runs them in order 01..05.
+    """
+    if not any(os.path.normpath(str(arg)).startswith(NBVAL_DIR) for arg in config.args):
+        return
+    import shutil
+
+    from monet_utils import notebooks
+    from monet_utils.sample_data import write_sample_data
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    params = notebooks.load_params(os.path.join(root, SMOKE_PARAMS))
+    write_sample_data(params["data_dir"], monet_count=8, photo_count=12, seed=0, progress=False)
+    shutil.rmtree(params["output_dir"], ignore_errors=True)
+    shutil.rmtree(os.path.join(root, NBVAL_DIR), ignore_errors=True)
+    notebooks.prepare(os.path.join(root, SMOKE_PARAMS), os.path.join(root, NBVAL_DIR),
+                      only=[name for name in notebooks.NOTEBOOKS if os.path.exists(notebooks.notebook_path(name))])
