@@ -914,6 +914,43 @@ def evaluate(generated: Any, real: Any, weights: Any = "imagenet", num_images: O
                                feature_source=extractor.source, kid_subsets=kid_subsets)
 
 
+def evaluate_generators(generators: dict[str, Any], data_dir: str, num_images: int = DEFAULT_NUM_IMAGES,
+                        weights: Any = "imagenet", real: Any = None, batch_size: int = 16,
+                        jpeg_quality: int = JPEG_QUALITY, kid_subsets: int = DEFAULT_KID_SUBSETS,
+                        progress: bool = True) -> dict[str, MifidResult]:
+    """MiFID and KID of several generators, comparable with each other.
+
+    Every generator translates the same fixed subset (the first `num_images` photos of
+    `data_dir`, at its own input size), and all are scored with one feature network
+    against one set of real statistics (computed once).
+
+    Args:
+        generators: {label: photo -> Monet keras model}.
+        data_dir: Kaggle-layout folder: photos to translate and, unless `real`, the paintings.
+        num_images: photos translated per generator.
+        weights: see `feature_extractor`, or a built `FeatureExtractor`.
+        real: real images or cached statistics (default: `data_dir`'s paintings).
+    """
+    extractor = weights if isinstance(weights, FeatureExtractor) else feature_extractor(weights)
+    if extractor.level == "uncalibrated":
+        warnings.warn(UNCALIBRATED_WARNING, stacklevel=2)
+    real_stats = statistics(data_dir if real is None else real, extractor, batch_size=batch_size,
+                            progress=progress, what="real images")
+    photos_by_size: dict[int, np.ndarray] = {}
+    results = {}
+    for label, generator in generators.items():
+        size = int(generator.input_shape[1])
+        if size not in photos_by_size:
+            subset = image_batches(first_photos(data_dir, num_images, size), batch_size, num_images, "photos")
+            photos_by_size[size] = np.concatenate(list(subset.batches))
+        generated = np.concatenate(list(translate_photos(generator, photos_by_size[size], batch_size)))
+        stats = statistics(generated, extractor, batch_size=batch_size, jpeg_quality=jpeg_quality,
+                           progress=progress, what=f"{label} images")
+        results[label] = mifid_from_features(stats, real_stats, feature_level=extractor.level,
+                                             feature_source=extractor.source, kid_subsets=kid_subsets)
+    return results
+
+
 def translate_photos(generator, photos: np.ndarray, batch_size: int = 16) -> Iterator[np.ndarray]:
     """Yields uint8 translations of uint8 photos by a [-1, 1] -> [-1, 1] generator."""
     from .data import to_uint8
@@ -1058,5 +1095,5 @@ __all__ = [
     "memorization_distance", "threshold_distance", "kernel_inception_distance", "FeatureStatistics",
     "MifidResult", "mifid_from_features", "FeatureExtractor", "feature_extractor", "resize_legacy_bilinear",
     "ImageBatches", "image_batches", "first_photos", "is_kaggle_data_dir", "jpeg_round_trip", "statistics",
-    "evaluate", "translate_photos", "MifidCallback",
+    "evaluate", "evaluate_generators", "translate_photos", "MifidCallback",
 ]

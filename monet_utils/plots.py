@@ -102,6 +102,90 @@ def loss_curves(history: Sequence[dict], keys: Optional[Sequence[str]] = None, t
     return figure
 
 
+def show_png(path: str, title: Optional[str] = None) -> plt.Figure:
+    """A saved PNG (e.g. a run's sample grid) as a figure, at its own size."""
+    import matplotlib.image
+
+    image = matplotlib.image.imread(path)
+    height, width = image.shape[:2]
+    figure = plt.figure(figsize=(width / 100, height / 100))
+    axis = figure.add_axes([0, 0, 1, 1])
+    axis.imshow(image)
+    axis.axis("off")
+    if title:
+        axis.set_title(title)
+    return figure
+
+
+def zip_preview(zip_path: str, count: int = 8, columns: int = 8, path: Optional[str] = None) -> plt.Figure:
+    """The first `count` images of a submission zip, titled with their names."""
+    import io
+    import zipfile
+
+    from PIL import Image
+
+    images, names = [], []
+    with zipfile.ZipFile(zip_path) as archive:
+        for info in archive.infolist()[:count]:
+            with Image.open(io.BytesIO(archive.read(info))) as image:
+                images.append(np.asarray(image.convert("RGB")))
+            names.append(info.filename)
+    if not images:
+        raise ValueError(f"{zip_path}: no images to preview")
+    rows = [images[start:start + columns] for start in range(0, len(images), columns)]
+    figure = image_grid(rows, title=f"{os.path.basename(zip_path)}: first {len(images)} entries", path=path)
+    for axis, name in zip(figure.axes, names):
+        axis.set_title(name, fontsize=7)
+    return figure
+
+
+def translation_comparison(photos, generators: dict, title: Optional[str] = None,
+                           path: Optional[str] = None) -> plt.Figure:
+    """Photos beside each generator's translation of them: one row per photo.
+
+    The seed project's "From / To" figure, with any number of columns (e.g. stage 1,
+    the stage-1 control trained on, stage 2).
+
+    Args:
+        photos: [-1, 1] photos at the generators' input size (array or list).
+        generators: {column label: photo -> Monet model}.
+    """
+    photos = np.asarray(photos, dtype=np.float32)
+    columns = [list(photos)] + [list(np.asarray(model(photos, training=False))) for model in generators.values()]
+    rows = [list(cells) for cells in zip(*columns)]
+    return image_grid(rows, column_titles=["photo", *generators], title=title, path=path)
+
+
+def score_bars(scores: dict, metrics: Sequence[str] = ("mifid", "fid", "kid"), title: str = "",
+               path: Optional[str] = None) -> plt.Figure:
+    """Bar charts of MiFID/FID/KID per run (lower is better), from `MifidResult`s or dicts.
+
+    The feature level goes into the title, and an uncalibrated score says so on the figure.
+    """
+    rows = {label: (value.to_dict() if hasattr(value, "to_dict") else dict(value)) for label, value in scores.items()}
+    if not rows:
+        raise ValueError("score_bars: no scores to plot")
+    metrics = [metric for metric in metrics if any(row.get(metric) is not None for row in rows.values())]
+    figure, axes = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), 3.6), squeeze=False)
+    labels = list(rows)
+    for axis, metric in zip(axes[0], metrics):
+        values = [rows[label].get(metric) or 0.0 for label in labels]
+        bars = axis.bar(range(len(labels)), values, color=plt.cm.tab10(np.arange(len(labels)) % 10))
+        axis.bar_label(bars, fmt="%.3g", fontsize=8)
+        axis.set_xticks(range(len(labels)), labels, rotation=20, ha="right", fontsize=8)
+        axis.set_title(f"{metric.upper()} (lower is better)", fontsize=10)
+    levels = sorted({str(row.get("feature_level")) for row in rows.values()})
+    banner = f"features: {', '.join(levels)}"
+    if "uncalibrated" in levels:
+        banner += "  -  UNCALIBRATED (random Inception weights): not comparable with Kaggle's scores"
+    figure.suptitle(f"{title}\n{banner}" if title else banner, fontsize=10,
+                    color="#c00" if "uncalibrated" in levels else "black")
+    figure.tight_layout()
+    if path:
+        save_figure(figure, path)
+    return figure
+
+
 def dominant_colours(images, colours: int = 8, seed: int = 0, iterations: int = 12) -> tuple[np.ndarray, np.ndarray]:
     """The palette of a set of images: k-means over (sub-sampled) pixels.
 

@@ -450,6 +450,26 @@ def load_generator(path: str, strategy: Optional[tf.distribute.Strategy] = None)
         return keras.models.load_model(path, compile=False)
 
 
+def at_submission_size(generator):
+    """A generator trained below 256 px, wrapped to take and give Kaggle's 256x256 images.
+
+    Photos are resized down to its input size (antialiased) and its outputs back up to
+    256 (bilinear). Quick runs and smoke tests can then make a valid-format zip; a real
+    submission should come from a generator trained at 256. A 256 generator comes back
+    unchanged.
+    """
+    import keras
+
+    size = int(generator.input_shape[1])
+    if size == SUBMISSION_SHAPE[0]:
+        return generator
+    photos = keras.Input(SUBMISSION_SHAPE, name="photo_256")
+    small = keras.layers.Resizing(size, size, antialias=True, name="to_generator_size")(photos)
+    painted = generator(small, training=False)
+    large = keras.layers.Resizing(*SUBMISSION_SHAPE[:2], name="to_submission_size")(painted)
+    return keras.Model(photos, large, name=f"{generator.name}_at_256")
+
+
 # --------------------------------------------------------------------------- helpers
 def _is_keras(model) -> bool:
     import keras
