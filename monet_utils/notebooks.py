@@ -71,7 +71,12 @@ def select(only: Optional[Iterable[str]] = None) -> list[str]:
 
 
 def load_params(path: str, overrides: Optional[dict[str, Any]] = None) -> dict[str, Any]:
-    """Reads a flat YAML parameter set; relative paths become absolute (project root)."""
+    """Reads a YAML parameter set; relative paths become absolute (project root).
+
+    The file is one flat mapping shared by all notebooks, plus optional sections named
+    after a notebook (e.g. `04_submission: {mifid_weights: ...}`) whose values override
+    the shared ones for that notebook only.
+    """
     import yaml
 
     if not os.path.exists(path):
@@ -82,10 +87,11 @@ def load_params(path: str, overrides: Optional[dict[str, Any]] = None) -> dict[s
         raise ValueError(f"{path}: expected a mapping of parameter names to values, got {type(params).__name__}")
     params.update(overrides or {})
     root = os.path.dirname(os.path.dirname(os.path.abspath(path)))
-    for key in PATH_PARAMETERS:
-        value = params.get(key)
-        if isinstance(value, str) and value and not value.startswith(("/", "gs://")):
-            params[key] = os.path.normpath(os.path.join(root, value))
+    for section in [params] + [params[name] for name in NOTEBOOKS if isinstance(params.get(name), dict)]:
+        for key in PATH_PARAMETERS:
+            value = section.get(key)
+            if isinstance(value, str) and value and not value.startswith(("/", "gs://")):
+                section[key] = os.path.normpath(os.path.join(root, value))
     return params
 
 
@@ -97,9 +103,12 @@ def declared_parameters(notebook: str) -> dict[str, dict]:
 
 
 def parameters_for(notebook: str, params: dict[str, Any]) -> dict[str, Any]:
-    """The subset of `params` that this notebook declares."""
+    """The values of `params` that this notebook declares, its own section applied."""
+    name = os.path.splitext(os.path.basename(notebook))[0]
+    merged = {key: value for key, value in params.items() if key not in NOTEBOOKS}
+    merged.update(params.get(name) or {})
     declared = declared_parameters(notebook)
-    return {key: value for key, value in params.items() if key in declared}
+    return {key: value for key, value in merged.items() if key in declared}
 
 
 def prepare(params_file: str, build_dir: str, only: Optional[Sequence[str]] = None,
@@ -188,8 +197,9 @@ def kernel_metadata(name: str, username: str, dataset_slug: str = PACKAGE_DATASE
         "is_private": private,
         "enable_gpu": False,
         "enable_tpu": tpu,
-        # Competition submissions run with internet off; monet_utils arrives as a dataset.
-        "enable_internet": False,
+        # The submission notebook must run offline (competition rule); the training ones may
+        # go online, which lets Keras fetch the ImageNet Inception weights for MiFID.
+        "enable_internet": name in TPU_NOTEBOOKS,
         "dataset_sources": [f"{username}/{dataset_slug}"],
         "competition_sources": [COMPETITION],
         "kernel_sources": [f"{username}/{kernel_slug(source)}" for source in KERNEL_INPUTS.get(name, ())],
@@ -217,11 +227,7 @@ def kaggle_bundle(out_dir: str, username: str = "YOUR_KAGGLE_USERNAME",
     """
     import papermill
 
-    params_file = params_file or os.path.join(REPO_ROOT, "params", "kaggle-tpu.yaml")
-    import yaml
-
-    with open(params_file, encoding="utf-8") as handle:
-        params = yaml.safe_load(handle) or {}  # Kaggle paths stay as written (absolute there)
+    params = load_params(params_file or os.path.join(REPO_ROOT, "params", "kaggle-tpu.yaml"))
     folders = {}
     dataset = os.path.join(out_dir, "dataset")
     shutil.rmtree(dataset, ignore_errors=True)

@@ -65,3 +65,49 @@ def test_cli_exits_non_zero_naming_the_notebook(tmp_path, capsys):
     with pytest.raises(ValueError, match="--only '09'"):
         notebooks.select(["09"])
     assert notebooks.select(["03", "01"]) == ["01_data_exploration", "03_deep_generator"]
+
+
+def test_kaggle_bundle_is_ready_to_push(tmp_path, capsys):
+    assert main(["kaggle-bundle", str(tmp_path / "bundle"), "--username", "painter",
+                 "--only", "02,03,04"]) == 0
+    bundle = tmp_path / "bundle"
+    dataset = json.loads((bundle / "dataset" / "dataset-metadata.json").read_text())
+    assert dataset == {"title": "monet-utils", "id": "painter/monet-utils", "licenses": [{"name": "apache-2.0"}]}
+    assert (bundle / "dataset" / "monet_utils" / "train.py").exists()
+    assert not list((bundle / "dataset").rglob("__pycache__"))
+    expected_sources = {
+        "02_baseline_cyclegan": [],
+        "03_deep_generator": ["painter/monet-02-baseline-cyclegan"],
+        "04_submission": ["painter/monet-02-baseline-cyclegan", "painter/monet-03-deep-generator"],
+    }
+    for name, kernel_sources in expected_sources.items():
+        metadata = json.loads((bundle / name / "kernel-metadata.json").read_text())
+        assert metadata["id"] == f"painter/{notebooks.kernel_slug(name)}"
+        assert metadata["code_file"] == f"{name}.ipynb" and (bundle / name / f"{name}.ipynb").exists()
+        assert metadata["language"] == "python" and metadata["kernel_type"] == "notebook"
+        assert metadata["competition_sources"] == ["gan-getting-started"]
+        assert metadata["dataset_sources"] == ["painter/monet-utils"]
+        assert metadata["kernel_sources"] == kernel_sources
+        training = name != "04_submission"
+        assert metadata["enable_tpu"] is training and metadata["enable_gpu"] is False
+        assert metadata["enable_internet"] is training  # the submission notebook runs offline
+        injected = nbformat.read(str(bundle / name / f"{name}.ipynb"), as_version=4)
+        source = next(cell.source for cell in injected.cells if "injected-parameters" in cell.metadata.get("tags", []))
+        assert 'data_dir = "/kaggle/input/gan-getting-started"' in source
+        if name == "04_submission":  # its own section overrides the shared values
+            assert 'run_dir = "/kaggle/input/monet-03-deep-generator/deep"' in source
+            assert "allow_small = False" in source
+    assert "kaggle kernels push" in capsys.readouterr().out
+
+
+def test_per_notebook_sections_override_shared_values(tmp_path):
+    params = tmp_path / "params" / "p.yaml"
+    params.parent.mkdir()
+    params.write_text("mifid_weights: imagenet\noutput_dir: out\n04_submission:\n  mifid_weights: random\n"
+                      "  run_dir: runs/x\n")
+    loaded = notebooks.load_params(str(params))
+    submission = notebooks.parameters_for(notebooks.notebook_path("04_submission"), loaded)
+    baseline = notebooks.parameters_for(notebooks.notebook_path("02_baseline_cyclegan"), loaded)
+    assert submission["mifid_weights"] == "random" and baseline["mifid_weights"] == "imagenet"
+    assert submission["run_dir"] == str(tmp_path / "runs" / "x")  # made absolute
+    assert "run_dir" not in baseline and baseline["output_dir"] == str(tmp_path / "out")
