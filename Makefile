@@ -24,9 +24,12 @@ test: $(STAMP)
 sample-data: $(STAMP)
 	$(BIN)/python -m monet_utils sample-data $(SAMPLE)
 
+# The main job on the embedded sample set: the whole notebook chain (data exploration,
+# stage 1, stage 2 + control, images.zip, extra recipes) with params/demo.yaml.
 demo: sample-data
 	$(BIN)/python -m monet_utils preview --data-dir $(SAMPLE) --out $(DEMO)/preview.png
-	@echo "demo: open $(DEMO)/preview.png"
+	$(BIN)/python -m monet_utils run-notebooks --params params/demo.yaml --output-dir $(DEMO)/notebooks
+	@echo "demo: executed notebooks and HTML in $(DEMO)/notebooks, runs and figures in $(DEMO), zip: $(DEMO)/images.zip"
 
 bench: $(STAMP)
 	for script in bench/*.py; do $(BIN)/python $$script || exit 1; done
