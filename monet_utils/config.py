@@ -81,6 +81,7 @@ class TrainConfig:
     # Accelerators.
     mixed_precision: bool = False  # bf16 compute on TPU (float32 outputs, losses, saved models)
     jit_compile: Optional[bool] = None  # XLA for the train step; None = on for TPU/GPU, off on CPU
+    steps_per_execution: int = 1  # train steps per call into the device (TPU: 16-64 cut host overhead)
 
     # Outputs.
     sample_every: int = 1  # write a sample grid of fixed photos every k epochs (0 = never)
@@ -102,7 +103,8 @@ class TrainConfig:
         check(self.data_source in DATA_SOURCES, "data_source", f"one of {DATA_SOURCES}")
         check(self.gan_loss in GAN_LOSSES, "gan_loss", f"one of {GAN_LOSSES}")
         check(self.lr_schedule in LR_SCHEDULES, "lr_schedule", f"one of {LR_SCHEDULES}")
-        for name in ("filters", "discriminator_filters", "epochs", "batch_size", "mifid_images"):
+        for name in ("filters", "discriminator_filters", "epochs", "batch_size", "mifid_images",
+                     "steps_per_execution"):
             check(getattr(self, name) >= 1, name, "an integer >= 1")
         for name in ("resnet_blocks", "deep_blocks", "pool_size", "sample_every", "mifid_every"):
             check(getattr(self, name) >= 0, name, "an integer >= 0")

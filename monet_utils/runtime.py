@@ -103,7 +103,9 @@ def strategy(kind: str = "auto", verbose: bool = True) -> tf.distribute.Strategy
         return found
     if kind == "cpus":
         cpus = [device.name for device in tf.config.list_logical_devices("CPU")]
-        found = tf.distribute.MirroredStrategy(cpus)
+        # ReductionToOneDevice: the default NCCL-less collectives of a second
+        # MirroredStrategy in one process abort with "Shape mismatch in the collective".
+        found = tf.distribute.MirroredStrategy(cpus, cross_device_ops=tf.distribute.ReductionToOneDevice())
         _say(verbose, f"CPUs: MirroredStrategy over {len(cpus)} logical devices")
         return found
     found = tf.distribute.get_strategy()
