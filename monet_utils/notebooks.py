@@ -34,7 +34,8 @@ PACKAGE_DATASET_SLUG = "monet-utils"
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Parameters holding paths: made absolute against the params file's project root, so an
 # executed copy in another folder (nbval's build folder, papermill's cwd) finds them.
-PATH_PARAMETERS = ("data_dir", "output_dir", "stage1_run", "run_dir", "real_stats")
+PATH_PARAMETERS = ("data_dir", "output_dir", "stage1_run", "run_dir", "resume_from", "submission_path",
+                   "results_dir", "continue_from")
 
 
 class NotebookFailed(RuntimeError):

@@ -235,3 +235,94 @@ def colour_statistics(monet_images, photo_images, path: Optional[str] = None) ->
     if path:
         save_figure(figure, path)
     return figure
+
+
+# --------------------------------------------------------------------------- recipe comparison
+def _recipe_colours(names: Sequence[str]) -> list:
+    palette = plt.get_cmap("tab10")
+    return ["0.55" if name == "baseline" else palette(index % 10) for index, name in enumerate(names)]
+
+
+def recipe_comparison(results: Sequence, path: Optional[str] = None) -> plt.Figure:
+    """Table and bar charts (MiFID, KID, seconds per step) of a recipe comparison.
+
+    Args:
+        results: `recipes.RecipeResult`s (from `recipes.compare` or `recipes.load_results`).
+        path: also save the figure here (PNG).
+    """
+    if not results:
+        raise ValueError("recipe_comparison: no results (run recipes.compare first)")
+    names = [result.recipe for result in results]
+    colours = _recipe_colours(names)
+    figure = plt.figure(figsize=(min(20.0, max(11.0, 2.0 * len(results) + 5.0)), 4.2 + 0.32 * len(results)))
+    grid = figure.add_gridspec(2, 3, height_ratios=[0.5 + 0.32 * len(results), 3.2])
+
+    table_axis = figure.add_subplot(grid[0, :])
+    table_axis.axis("off")
+    columns = ["recipe", "steps", "s/step", "MiFID", "FID", "KID", "distance", "features"]
+    cells = []
+    for result in results:
+        timing = "-" if result.seconds_per_step is None else f"{result.seconds_per_step:.3f}"
+        cells.append([
+            result.recipe, f"{result.steps}" + ("" if result.complete else " (stopped)"),
+            timing + (" (incl. compile)" if result.seconds_per_step_includes_compile else ""),
+            f"{result.mifid:.2f}", f"{result.fid:.2f}", "-" if result.kid is None else f"{result.kid:.4f}",
+            f"{result.distance:.4f}", str(result.feature_level)])
+    table = table_axis.table(cellText=cells, colLabels=columns, loc="center", cellLoc="center")
+    table.auto_set_font_size(False)
+    table.set_fontsize(9)
+    table.scale(1.0, 1.25)
+    best = int(np.argmin([result.mifid for result in results]))
+    table[best + 1, 3].set_text_props(fontweight="bold")
+
+    positions = np.arange(len(results))
+    charts = (
+        ("MiFID (lower is better)", [r.mifid for r in results], None),
+        ("KID (lower is better)", [np.nan if r.kid is None else r.kid for r in results],
+         [0.0 if r.kid_std is None else r.kid_std for r in results]),
+        ("seconds per training step", [np.nan if r.seconds_per_step is None else r.seconds_per_step
+                                       for r in results], None),
+    )
+    for column, (label, values, errors) in enumerate(charts):
+        axis = figure.add_subplot(grid[1, column])
+        axis.bar(positions, values, color=colours, yerr=errors, capsize=3 if errors else 0)
+        axis.set_xticks(positions)
+        axis.set_xticklabels(names, rotation=35, ha="right", fontsize=8)
+        axis.set_title(label, fontsize=10)
+        axis.grid(axis="y", alpha=0.3)
+
+    levels = sorted({str(result.feature_level) for result in results})
+    sizes = sorted({(r.generated_count, r.real_count, r.image_size, r.steps) for r in results})
+    subtitle = "; ".join(f"{g} photos vs {n} paintings at {s} px, {steps} steps" for g, n, s, steps in sizes)
+    title = f"Recipes at an equal budget ({subtitle}); features: {', '.join(levels)}"
+    if "uncalibrated" in levels:
+        title += "\nUNCALIBRATED (random Inception weights): ranks these runs roughly, not comparable with Kaggle"
+    figure.suptitle(title, fontsize=10, color="#a00" if "uncalibrated" in levels else "black")
+    figure.tight_layout()
+    if path:
+        save_figure(figure, path)
+    return figure
+
+
+def recipe_translations(results: Sequence, count: Optional[int] = None, path: Optional[str] = None
+                        ) -> plt.Figure:
+    """The same photos translated by each recipe's Monet generator: one row per recipe.
+
+    Reads the `translations.npz` that `recipes.compare` keeps beside each result.
+    """
+    if not results:
+        raise ValueError("recipe_translations: no results (run recipes.compare first)")
+    photos, _ = results[0].translations()
+    count = min(count or len(photos), len(photos))
+    rows = [list(photos[:count])]
+    titles = ["photo"]
+    for result in results:
+        own_photos, translations = result.translations()
+        if own_photos.shape != photos.shape or not np.array_equal(own_photos[:count], photos[:count]):
+            raise ValueError(f"recipe_translations: {result.recipe} was measured on other photos than "
+                             f"{results[0].recipe}; compare runs of one comparison")
+        rows.append(list(translations[:count]))
+        mifid = f"MiFID {result.mifid:.1f}"
+        titles.append(f"{result.recipe.replace('+', '+' + chr(10))}\n{mifid}")
+    return image_grid(rows, row_titles=titles, title="the same photos, translated by each recipe",
+                      path=path)
