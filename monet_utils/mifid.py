@@ -914,6 +914,26 @@ def evaluate(generated: Any, real: Any, weights: Any = "imagenet", num_images: O
                                feature_source=extractor.source, kid_subsets=kid_subsets)
 
 
+def score_generator(generator, photos: np.ndarray, extractor: "FeatureExtractor", real: "FeatureStatistics",
+                    batch_size: int = 16, jpeg_quality: int = JPEG_QUALITY,
+                    kid_subsets: int = DEFAULT_KID_SUBSETS, progress: bool = True,
+                    label: str = "generated") -> tuple[MifidResult, np.ndarray]:
+    """MiFID/KID of one generator on given uint8 photos against ready real statistics.
+
+    The translations get the JPEG round trip of the submission before their features are
+    taken, as Kaggle sees them.
+
+    Returns:
+        (the result, the uint8 translations).
+    """
+    translated = np.concatenate(list(translate_photos(generator, photos, batch_size)))
+    stats = statistics(translated, extractor, batch_size=batch_size, jpeg_quality=jpeg_quality,
+                       progress=progress, what=f"{label} images")
+    result = mifid_from_features(stats, real, feature_level=extractor.level, feature_source=extractor.source,
+                                 kid_subsets=kid_subsets)
+    return result, translated
+
+
 def evaluate_generators(generators: dict[str, Any], data_dir: str, num_images: int = DEFAULT_NUM_IMAGES,
                         weights: Any = "imagenet", real: Any = None, batch_size: int = 16,
                         jpeg_quality: int = JPEG_QUALITY, kid_subsets: int = DEFAULT_KID_SUBSETS,
@@ -921,21 +941,29 @@ def evaluate_generators(generators: dict[str, Any], data_dir: str, num_images: i
     """MiFID and KID of several generators, comparable with each other.
 
     Every generator translates the same fixed subset (the first `num_images` photos of
-    `data_dir`, at its own input size), and all are scored with one feature network
-    against one set of real statistics (computed once).
+    `data_dir`, at its input size), and all are scored with one feature network against
+    one set of real statistics, computed once: by default `data_dir`'s paintings at the
+    first generator's size, so runs trained below 256 px are not penalised for
+    upsampling blur against 256 px originals.
 
     Args:
         generators: {label: photo -> Monet keras model}.
         data_dir: Kaggle-layout folder: photos to translate and, unless `real`, the paintings.
         num_images: photos translated per generator.
         weights: see `feature_extractor`, or a built `FeatureExtractor`.
-        real: real images or cached statistics (default: `data_dir`'s paintings).
+        real: real images or cached statistics instead of `data_dir`'s paintings.
     """
+    from . import data
+
+    if not generators:
+        raise MifidError("evaluate_generators: no generators given")
     extractor = weights if isinstance(weights, FeatureExtractor) else feature_extractor(weights)
     if extractor.level == "uncalibrated":
         warnings.warn(UNCALIBRATED_WARNING, stacklevel=2)
-    real_stats = statistics(data_dir if real is None else real, extractor, batch_size=batch_size,
-                            progress=progress, what="real images")
+    if real is None:
+        size = int(next(iter(generators.values())).input_shape[1])
+        real = data.load_domain(data_dir, "monet", image_size=size)
+    real_stats = statistics(real, extractor, batch_size=batch_size, progress=progress, what="real images")
     photos_by_size: dict[int, np.ndarray] = {}
     results = {}
     for label, generator in generators.items():
@@ -943,11 +971,8 @@ def evaluate_generators(generators: dict[str, Any], data_dir: str, num_images: i
         if size not in photos_by_size:
             subset = image_batches(first_photos(data_dir, num_images, size), batch_size, num_images, "photos")
             photos_by_size[size] = np.concatenate(list(subset.batches))
-        generated = np.concatenate(list(translate_photos(generator, photos_by_size[size], batch_size)))
-        stats = statistics(generated, extractor, batch_size=batch_size, jpeg_quality=jpeg_quality,
-                           progress=progress, what=f"{label} images")
-        results[label] = mifid_from_features(stats, real_stats, feature_level=extractor.level,
-                                             feature_source=extractor.source, kid_subsets=kid_subsets)
+        results[label], _ = score_generator(generator, photos_by_size[size], extractor, real_stats, batch_size,
+                                            jpeg_quality, kid_subsets, progress, label)
     return results
 
 
@@ -1095,5 +1120,5 @@ __all__ = [
     "memorization_distance", "threshold_distance", "kernel_inception_distance", "FeatureStatistics",
     "MifidResult", "mifid_from_features", "FeatureExtractor", "feature_extractor", "resize_legacy_bilinear",
     "ImageBatches", "image_batches", "first_photos", "is_kaggle_data_dir", "jpeg_round_trip", "statistics",
-    "evaluate", "evaluate_generators", "translate_photos", "MifidCallback",
+    "evaluate", "score_generator", "evaluate_generators", "translate_photos", "MifidCallback",
 ]

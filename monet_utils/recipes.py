@@ -529,10 +529,8 @@ class _Measurement:
             self.real = mifid.statistics(paintings, self.extractor, progress=self.progress,
                                          what=f"Monet paintings at {self.base.image_size} px")
         generator = submission.load_generator(os.path.join(config.output_dir, "generator_monet.keras"))
-        translated = np.concatenate(list(mifid.translate_photos(generator, photos)))
-        generated = mifid.statistics(translated, self.extractor, jpeg_quality=mifid.JPEG_QUALITY,
-                                     progress=False, what=f"{name} translations")
-        metric = mifid.mifid_from_features(generated, self.real)
+        metric, translated = mifid.score_generator(generator, photos, self.extractor, self.real,
+                                                   progress=False, label=f"{name}")
         _save_translations(os.path.join(config.output_dir, TRANSLATIONS_FILE),
                            photos[:self.grid_images], translated[:self.grid_images])
 

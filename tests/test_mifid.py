@@ -432,3 +432,25 @@ def test_callback_logs_mifid_and_keeps_the_best_generator(random_extractor, tmp_
     lonely.set_model(stray)
     with pytest.raises(mifid.MifidError, match="no `monet_generator`"):
         lonely.on_train_begin()
+
+
+def test_evaluate_generators_scores_every_generator_on_the_same_photos(random_extractor, sample_dir):
+    """An identity 'generator' scored against the photos it copies beats one that paints black."""
+    import keras
+
+    photos_in = keras.Input((32, 32, 3))
+    identity = keras.Model(photos_in, keras.layers.Activation("linear")(photos_in))
+    black = keras.Model(photos_in, keras.layers.Lambda(lambda x: x * 0.0 - 1.0)(photos_in))
+    real = mifid.first_photos(sample_dir, 8, 32)
+    results = mifid.evaluate_generators({"identity": identity, "black": black}, sample_dir, num_images=8,
+                                        weights=random_extractor, real=real, progress=False)
+    assert list(results) == ["identity", "black"]
+    for result in results.values():
+        assert result.generated_count == 8 and result.real_count == 8
+        assert result.feature_level == "uncalibrated" and result.warning
+    assert results["identity"].fid < 0.1 * results["black"].fid
+    default_real = mifid.evaluate_generators({"identity": identity}, sample_dir, num_images=4,
+                                             weights=random_extractor, progress=False)["identity"]
+    assert default_real.real_count == 8  # all the sample set's paintings, at the generator's size
+    with pytest.raises(mifid.MifidError, match="no generators"):
+        mifid.evaluate_generators({}, sample_dir, weights=random_extractor)
