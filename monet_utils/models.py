@@ -283,6 +283,29 @@ def build_unet_generator(image_size: int = 256, filters: int = 64, norm_epsilon:
 # ---------------------------------------------------------------------------------------
 # ResNet generator (official CycleGAN)
 # ---------------------------------------------------------------------------------------
+def _resnet_encoder(x, filters: int, prefix: str, norm_epsilon: float, dtype: str):
+    """The official ResNet generator's c7s1-f, d2f, d4f: (bs, s, s, c) -> (bs, s/4, s/4, 4f).
+
+    Layer names start with `prefix` (the stack refinement reuses this with "refine_").
+    """
+    # c7s1-64: (bs, 256, 256, 64)
+    x = ReflectionPadding2D(3, name=f"{prefix}stem_pad", dtype=dtype)(x)
+    x = layers.Conv2D(filters, 7, use_bias=False, kernel_initializer=_kernel_init(),
+                      name=f"{prefix}stem_conv", dtype=dtype)(x)
+    x = _instance_norm(f"{prefix}stem_norm", norm_epsilon, dtype)(x)
+    x = layers.ReLU(name=f"{prefix}stem_act", dtype=dtype)(x)
+
+    # d128, d256: (bs, 128, 128, 128) (bs, 64, 64, 256). Zero padding 1 + valid 3x3
+    # stride 2, as PyTorch's Conv2d(padding=1) (Keras' "same" pads only after).
+    for index, width in enumerate((filters * 2, filters * 4), start=1):
+        x = layers.ZeroPadding2D(1, name=f"{prefix}down{index}_pad", dtype=dtype)(x)
+        x = layers.Conv2D(width, 3, strides=2, use_bias=False, kernel_initializer=_kernel_init(),
+                          name=f"{prefix}down{index}_conv", dtype=dtype)(x)
+        x = _instance_norm(f"{prefix}down{index}_norm", norm_epsilon, dtype)(x)
+        x = layers.ReLU(name=f"{prefix}down{index}_act", dtype=dtype)(x)
+    return x
+
+
 def build_resnet_generator(image_size: int = 256, filters: int = 64, residual_blocks: int = 9,
                            resize_conv: bool = False, norm_epsilon: float = 1e-5,
                            dtype: str = "float32", name: str = "resnet_generator") -> keras.Model:
@@ -309,21 +332,8 @@ def build_resnet_generator(image_size: int = 256, filters: int = 64, residual_bl
 
     inputs = _image_input(image_size)
 
-    # c7s1-64: (bs, 256, 256, 64)
-    x = ReflectionPadding2D(3, name="stem_pad", dtype=dtype)(inputs)
-    x = layers.Conv2D(filters, 7, use_bias=False, kernel_initializer=_kernel_init(),
-                      name="stem_conv", dtype=dtype)(x)
-    x = _instance_norm("stem_norm", norm_epsilon, dtype)(x)
-    x = layers.ReLU(name="stem_act", dtype=dtype)(x)
-
-    # d128, d256: (bs, 128, 128, 128) (bs, 64, 64, 256). Zero padding 1 + valid 3x3
-    # stride 2, as PyTorch's Conv2d(padding=1) (Keras' "same" pads only after).
-    for index, width in enumerate((filters * 2, filters * 4), start=1):
-        x = layers.ZeroPadding2D(1, name=f"down{index}_pad", dtype=dtype)(x)
-        x = layers.Conv2D(width, 3, strides=2, use_bias=False, kernel_initializer=_kernel_init(),
-                          name=f"down{index}_conv", dtype=dtype)(x)
-        x = _instance_norm(f"down{index}_norm", norm_epsilon, dtype)(x)
-        x = layers.ReLU(name=f"down{index}_act", dtype=dtype)(x)
+    # c7s1-64, d128, d256: (bs, 64, 64, 256)
+    x = _resnet_encoder(inputs, filters, "", norm_epsilon, dtype)
 
     # R256 x n: (bs, 64, 64, 256)
     for block in range(1, residual_blocks + 1):
@@ -585,20 +595,8 @@ def _build_stacked_generator(pretrained: keras.Model, blocks: int, filters: Opti
     # Refinement input: the photo and stage 1's translation, (bs, 256, 256, 6).
     x = layers.Concatenate(name="refine_input", dtype=dtype)([photo, stage1_output])
 
-    # c7s1-64: (bs, 256, 256, 64)
-    x = ReflectionPadding2D(3, name="refine_stem_pad", dtype=dtype)(x)
-    x = layers.Conv2D(filters, 7, use_bias=False, kernel_initializer=_kernel_init(),
-                      name="refine_stem_conv", dtype=dtype)(x)
-    x = _instance_norm("refine_stem_norm", epsilon, dtype)(x)
-    x = layers.ReLU(name="refine_stem_act", dtype=dtype)(x)
-
-    # d128, d256: (bs, 128, 128, 128) (bs, 64, 64, 256)
-    for index, width in enumerate((filters * 2, filters * 4), start=1):
-        x = layers.ZeroPadding2D(1, name=f"refine_down{index}_pad", dtype=dtype)(x)
-        x = layers.Conv2D(width, 3, strides=2, use_bias=False, kernel_initializer=_kernel_init(),
-                          name=f"refine_down{index}_conv", dtype=dtype)(x)
-        x = _instance_norm(f"refine_down{index}_norm", epsilon, dtype)(x)
-        x = layers.ReLU(name=f"refine_down{index}_act", dtype=dtype)(x)
+    # c7s1-64, d128, d256: (bs, 64, 64, 256)
+    x = _resnet_encoder(x, filters, "refine_", epsilon, dtype)
 
     # R256 x 3*blocks: (bs, 64, 64, 256) (at least 8x8 since image_size >= 32)
     for block in range(1, 3 * blocks + 1):

@@ -16,8 +16,6 @@ to `out_path` and renamed at the end, so an interruption never leaves a partial
 from __future__ import annotations
 
 import contextlib
-import importlib
-import importlib.util
 import io
 import itertools
 import os
@@ -441,10 +439,8 @@ def load_generator(path: str, strategy: Optional[tf.distribute.Strategy] = None)
     """Loads a saved generator (.keras), under `strategy`'s scope when given."""
     import keras
 
-    # Registers the project's custom layers (a missing module is fine: plain Keras models
-    # still load; a broken one raises).
-    if importlib.util.find_spec(f"{__package__}.models") is not None:
-        importlib.import_module(f"{__package__}.models")
+    from . import models  # noqa: F401 - registers the custom layers safe-mode loading needs
+
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
     with scope:
         return keras.models.load_model(path, compile=False)
