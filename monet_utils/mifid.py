@@ -1104,12 +1104,9 @@ class MifidCallback(keras.callbacks.Callback):
 
     def _save_best(self, epoch: int, result: MifidResult) -> None:
         from .config import write_json_atomic
+        from .models import save_float32
 
-        os.makedirs(self.run_dir, exist_ok=True)
-        final = os.path.join(self.run_dir, self.BEST_MODEL)
-        tmp = os.path.join(self.run_dir, f".{self.BEST_MODEL[:-6]}.partial.keras")  # Keras wants .keras
-        self.model.monet_generator.save(tmp)
-        os.replace(tmp, final)
+        save_float32(self.model.monet_generator, os.path.join(self.run_dir, self.BEST_MODEL))
         write_json_atomic(os.path.join(self.run_dir, self.BEST_INFO),
                           {"epoch": epoch, "num_images": result.generated_count, **result.to_dict()})
 

@@ -31,6 +31,7 @@ Shape comments are for image_size=256, filters=64, batch size bs.
 from __future__ import annotations
 
 import math
+import os
 from typing import Optional
 
 import keras
@@ -506,6 +507,22 @@ def with_dtype(model: keras.Model, dtype: str, name: Optional[str] = None) -> ke
     return copy
 
 
+def save_float32(model: keras.Model, path: str) -> str:
+    """Saves `model` as a float32 `.keras` file, atomically (temp file, then rename).
+
+    A model trained in bf16 is converted first (`with_dtype`), so the file loads and runs
+    anywhere; the write never leaves a half-written file in place of a good one.
+    """
+    if any(layer.dtype_policy.name != "float32" for layer in model.layers):
+        model = with_dtype(model, "float32")
+    folder, name = os.path.split(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    tmp = os.path.join(folder, f".{name[:-len('.keras')]}.partial.keras")  # Keras wants .keras
+    model.save(tmp)
+    os.replace(tmp, path)
+    return path
+
+
 def _pre_tanh_layer(model: keras.Model) -> layers.Layer:
     """The layer whose output feeds the generator's final tanh."""
     final = model.outputs[0]._keras_history[0]
@@ -624,6 +641,6 @@ def _build_stacked_generator(pretrained: keras.Model, blocks: int, filters: Opti
 __all__ = [
     "ReflectionPadding2D", "ReZero", "build_unet_generator", "build_resnet_generator",
     "build_generator", "build_patchgan_discriminator", "build_deep_generator",
-    "count_conv_layers", "copy_weights_by_name", "with_dtype", "generator_kind", "check_image_size",
+    "count_conv_layers", "copy_weights_by_name", "with_dtype", "save_float32", "generator_kind", "check_image_size",
     "unet_widths",
 ]

@@ -241,17 +241,8 @@ def load_run_models(run_dir: str, image_size: Optional[int] = None) -> dict[str,
 
 def save_models(model: cyclegan.CycleGAN, run_dir: str) -> list[str]:
     """Saves the four networks as float32 `.keras` files (atomically); returns the paths."""
-    paths = []
-    for stem, attribute in MODEL_FILES.items():
-        network = getattr(model, attribute)
-        if any(layer.dtype_policy.name != "float32" for layer in network.layers):
-            network = models.with_dtype(network, "float32")
-        path = os.path.join(run_dir, f"{stem}.keras")
-        tmp = os.path.join(run_dir, f"{stem}.partial.keras")
-        network.save(tmp)
-        os.replace(tmp, path)
-        paths.append(path)
-    return paths
+    return [models.save_float32(getattr(model, attribute), os.path.join(run_dir, f"{stem}.keras"))
+            for stem, attribute in MODEL_FILES.items()]
 
 
 # --------------------------------------------------------------------------- run state
