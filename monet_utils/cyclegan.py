@@ -426,7 +426,10 @@ class CycleGAN(keras.Model):
                 for v in model.non_trainable_variables if v.name == "seed_generator_state"]
 
     def test_step(self, data):
-        raise NotImplementedError("CycleGAN has no validation step; judge it by MiFID (mifid.py)")
+        # Unpaired translation has no held-out loss worth reporting: fit(validation_data=...)
+        # and evaluate() get a clear error instead of a meaningless number.
+        raise TypeError("CycleGAN has no validation step (fit(validation_data=...), evaluate()); "
+                        "judge a run by MiFID: mifid.MifidCallback or train --mifid-every")
 
 
 @contextlib.contextmanager

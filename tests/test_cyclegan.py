@@ -241,3 +241,14 @@ def test_generators_of_different_sizes_are_refused(untrained_networks):
     networks["photo_generator"] = models.build_resnet_generator(64, FILTERS, residual_blocks=1)
     with pytest.raises(ValueError, match="image shape"):
         cyclegan.CycleGAN(**networks)
+
+
+def test_evaluate_is_refused_with_a_pointer_to_mifid():
+    image = keras.Input((32, 32, 3))
+    tiny = keras.Model(image, keras.layers.Conv2D(3, 1)(image))
+    critic = keras.Model(image, keras.layers.Conv2D(1, 4, strides=4)(image))
+    gan = cyclegan.CycleGAN(tiny, tiny, critic, critic)
+    gan.compile()
+    batch = np.zeros((1, 32, 32, 3), np.float32)
+    with pytest.raises(TypeError, match="judge a run by MiFID"):
+        gan.evaluate(tf.data.Dataset.from_tensors((batch, batch)), verbose=0)
