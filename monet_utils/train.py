@@ -119,7 +119,7 @@ def train(config: TrainConfig, verbose: int | str = "auto",
     # The data stream continues at the restored optimizer step (a pure function of seed and step).
     augment = config.augmentations
     dataset = data.unpaired(monet, photo, config.batch_size, config.seed, augment_monet=augment,
-                            augment_photo=augment if config.augment_photos else (), cache=True,
+                            augment_photo=augment if config.augment_photos else (), cache=("monet",),
                             start_step=int(model.generator_optimizer.iterations.numpy()))
     budget = TimeBudget(config.time_budget, started, steps_per_epoch, quiet) if config.time_budget else None
     callbacks: list[keras.callbacks.Callback] = [StopOnNonFinite(state)]

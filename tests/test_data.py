@@ -205,7 +205,7 @@ def test_unpaired_batches_are_deterministic_and_resume_exactly(sample_dir):
         monet = data.load_domain(sample_dir, "monet", image_size=32)
         photo = data.load_domain(sample_dir, "photo", image_size=32)
         return data.unpaired(monet, photo, batch_size=3, seed=11, augment_monet=("jitter", "flip"),
-                             cache=True, start_step=start_step)
+                             cache=("monet", "photo"), start_step=start_step)
 
     batches = _first_batches(build(), 6)
     for monet, photo in batches:
@@ -232,6 +232,8 @@ def test_unpaired_epochs_cover_every_image_once(sample_dir):
         seen = [image.tobytes() for image in np.concatenate(epoch)]
         assert sorted(seen) == sorted(originals)
     assert not np.array_equal(np.concatenate(batches[:2]), np.concatenate(batches[2:]))  # reshuffled
+    with pytest.raises(ValueError, match="cache=\\('paintings',\\)"):
+        data.unpaired(monet, photo, batch_size=4, cache=("paintings",))
 
 
 def test_unpaired_distributes_over_two_replicas(sample_dir):
