@@ -446,7 +446,7 @@ def _copy_earlier(source_dir: str, configs: dict[str, TrainConfig], progress: bo
         source = os.path.join(source_dir, name)
         if os.path.isdir(source) and not os.path.exists(config.output_dir) \
                 and os.path.abspath(source) != os.path.abspath(config.output_dir):
-            train._copy_writable(source, config.output_dir)  # noqa: SLF001 - the package's own helper
+            train.copy_run(source, config.output_dir)
             _say(progress, f"[recipes] {name}: continuing from {source}")
 
 

@@ -302,7 +302,7 @@ def _prepare_run_dir(config: TrainConfig, run_dir: str, quiet: bool) -> None:
             raise RunError(f"resume_from={config.resume_from!r}: no checkpoint in "
                            f"{os.path.join(source, CHECKPOINT_DIR)} (expected a run directory)")
         if source != run_dir:
-            _copy_writable(source, run_dir)
+            copy_run(source, run_dir)
             has_checkpoint = True
             if not quiet:
                 print(f"[monet_utils] copied {source} to {run_dir}", flush=True)
@@ -320,14 +320,25 @@ def _prepare_run_dir(config: TrainConfig, run_dir: str, quiet: bool) -> None:
     os.makedirs(run_dir, exist_ok=True)
 
 
-def _copy_writable(source: str, target: str) -> None:
-    """Copies a (possibly read-only, e.g. Kaggle input) run dir and makes the copy writable."""
-    shutil.copytree(source, target, dirs_exist_ok=True)
-    for root, dirs, files in os.walk(target):
+def copy_run(source: str, target: str) -> None:
+    """Copies a (possibly read-only, e.g. Kaggle input) run dir to `target`, writable.
+
+    The copy is made beside `target` and renamed into place, so an interrupted copy never
+    leaves a checkpoint index without its data files. `target` may exist only as a run
+    that has no checkpoint yet (it is replaced).
+    """
+    target = os.path.abspath(target)
+    staging = f"{target}.copying"
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(source, staging)
+    for root, dirs, files in os.walk(staging):
         for name in dirs + files:
             path = os.path.join(root, name)
             os.chmod(path, os.stat(path).st_mode | stat.S_IWUSR)
-    os.chmod(target, os.stat(target).st_mode | stat.S_IWUSR)
+    os.chmod(staging, os.stat(staging).st_mode | stat.S_IWUSR)
+    if os.path.isdir(target):
+        shutil.rmtree(target)
+    os.replace(staging, target)
 
 
 # --------------------------------------------------------------------------- callbacks
@@ -507,5 +518,5 @@ def read_history(run_dir: str) -> list[dict[str, Any]]:
         return json.load(handle)
 
 
-__all__ = ["train", "build_cyclegan", "epoch_steps", "load_run_models", "save_models",
+__all__ = ["train", "build_cyclegan", "copy_run", "epoch_steps", "load_run_models", "save_models",
            "read_history", "RunState", "RunError", "TrainingDiverged", "MODEL_FILES"]

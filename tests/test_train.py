@@ -267,3 +267,25 @@ def test_epoch_length_is_one_pass_over_the_paintings_in_whole_executions():
     assert training.epoch_steps(TrainConfig(batch_size=4), monet_count=300) == 75
     assert training.epoch_steps(TrainConfig(batch_size=4, steps_per_execution=16), monet_count=300) == 80
     assert training.epoch_steps(TrainConfig(steps_per_epoch=32, steps_per_execution=16), monet_count=300) == 32
+
+
+def test_an_interrupted_copy_leaves_no_half_run(stage1_run, tmp_path, monkeypatch):
+    """copy_run stages the copy beside the target: a failure midway leaves no target at all."""
+    target = str(tmp_path / "copy")
+    copied = []
+    real_copyfile = shutil.copyfile
+
+    def failing_copyfile(source, destination, **kwargs):
+        if len(copied) == 3:
+            raise OSError("disk full (simulated)")
+        copied.append(source)
+        return real_copyfile(source, destination, **kwargs)
+
+    monkeypatch.setattr(shutil, "copyfile", failing_copyfile)
+    with pytest.raises(OSError, match="simulated"):
+        training.copy_run(stage1_run, target)
+    assert not os.path.exists(target)
+    monkeypatch.setattr(shutil, "copyfile", real_copyfile)
+    training.copy_run(stage1_run, target)
+    assert tf.train.latest_checkpoint(os.path.join(target, "checkpoints"))
+    assert not os.path.exists(target + ".copying")
