@@ -9,13 +9,15 @@ a message naming the field before any TensorFlow work starts.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
+import tempfile
 import types
 import typing
 from dataclasses import dataclass, fields
-from typing import Any, Optional
+from typing import IO, Any, Iterator, Optional
 
 GENERATORS = ("unet", "deep", "resnet")
 DEEP_MODES = ("deepen", "stack")
@@ -233,17 +235,36 @@ def _field_comments() -> dict[str, str]:
     return comments
 
 
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
+    """Opens a temporary file beside `path`; renames it to `path` only if the block succeeds.
+
+    A failure (or an interruption) removes the temporary file and leaves whatever was at
+    `path` untouched: never a half-written file in place of a good one. The temporary name
+    is unique, so two writers do not collide.
+    """
+    path = os.fspath(path)
+    folder, name = os.path.split(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    handle_fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".partial", dir=folder)
+    try:
+        with os.fdopen(handle_fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+        raise
+
+
 def write_json_atomic(path: str | os.PathLike, payload: Any) -> None:
     """Writes JSON to `path` via a temporary file and rename (never half-written)."""
-    path = os.fspath(path)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.partial"
-    with open(tmp, "w", encoding="utf-8") as handle:
+    with atomic_file(path) as handle:
         json.dump(payload, handle, indent=2, default=_json_default)
         handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def _json_default(value: Any) -> Any:
@@ -253,4 +274,4 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
 
 
-__all__ = ["TrainConfig", "ConfigError", "write_json_atomic"]
+__all__ = ["TrainConfig", "ConfigError", "atomic_file", "write_json_atomic"]

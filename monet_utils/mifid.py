@@ -326,15 +326,14 @@ class FeatureStatistics:
 
     def save(self, path: str | os.PathLike) -> str:
         """Writes mean, covariance, features and provenance to `.npz` atomically."""
+        from .config import atomic_file
+
         path = os.fspath(path)
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        tmp = f"{path}.partial"
-        with open(tmp, "wb") as handle:  # a handle: np.savez would append ".npz" to a name
+        with atomic_file(path, "wb") as handle:  # a handle: np.savez would append ".npz" to a name
             np.savez(handle, mean=self.mean, cov=self.cov, features=self.features,
                      feature_level=np.array(self.feature_level or ""),
                      feature_source=np.array(self.feature_source or ""),
                      image_source=np.array(self.image_source or ""))
-        os.replace(tmp, path)
         return path
 
     @classmethod

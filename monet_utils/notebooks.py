@@ -176,11 +176,11 @@ def to_html(notebook: str) -> str:
     from nbconvert import HTMLExporter
 
     body, _ = HTMLExporter().from_notebook_node(nbformat.read(notebook, as_version=4))
+    from .config import atomic_file
+
     path = os.path.splitext(notebook)[0] + ".html"
-    tmp = path + ".partial"
-    with open(tmp, "w", encoding="utf-8") as handle:
+    with atomic_file(path) as handle:
         handle.write(body)
-    os.replace(tmp, path)
     return path
 
 

@@ -28,10 +28,10 @@ def as_display(image) -> np.ndarray:
 
 def save_figure(figure: plt.Figure, path: str, dpi: int = 100) -> str:
     """Saves a figure as PNG via a temporary file and rename; returns `path`."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.partial.png"
-    figure.savefig(tmp, dpi=dpi, bbox_inches="tight")
-    os.replace(tmp, path)
+    from .config import atomic_file
+
+    with atomic_file(path, "wb") as handle:
+        figure.savefig(handle, format="png", dpi=dpi, bbox_inches="tight")
     return path
 
 
@@ -169,7 +169,7 @@ def score_bars(scores: dict, metrics: Sequence[str] = ("mifid", "fid", "kid"), t
     figure, axes = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), 3.6), squeeze=False)
     labels = list(rows)
     for axis, metric in zip(axes[0], metrics):
-        values = [rows[label].get(metric) or 0.0 for label in labels]
+        values = [np.nan if rows[label].get(metric) is None else rows[label][metric] for label in labels]
         bars = axis.bar(range(len(labels)), values, color=plt.cm.tab10(np.arange(len(labels)) % 10))
         axis.bar_label(bars, fmt="%.3g", fontsize=8)
         axis.set_xticks(range(len(labels)), labels, rotation=20, ha="right", fontsize=8)

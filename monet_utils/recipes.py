@@ -556,10 +556,10 @@ class _Measurement:
 
 
 def _save_translations(path: str, photos: np.ndarray, translations: np.ndarray) -> None:
-    tmp = f"{path}.partial"
-    with open(tmp, "wb") as handle:  # a handle: np.savez would append ".npz" to the name
+    from .config import atomic_file
+
+    with atomic_file(path, "wb") as handle:  # a handle: np.savez would append ".npz" to the name
         np.savez_compressed(handle, photos=photos, translations=translations)
-    os.replace(tmp, path)
 
 
 def _timing_text(result: RecipeResult) -> str:

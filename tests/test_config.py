@@ -74,3 +74,16 @@ def test_cli_flags_are_generated_from_fields():
     assert "power of two >= 32" in help_text  # field comments become the help
     with pytest.raises(SystemExit):
         parser.parse_args(["--augment-photos", "maybe"])
+
+
+def test_atomic_file_keeps_the_old_file_when_a_write_fails(tmp_path):
+    from monet_utils.config import atomic_file, write_json_atomic
+
+    path = tmp_path / "history.json"
+    write_json_atomic(path, [{"epoch": 1}])
+    with pytest.raises(RuntimeError, match="crash"):
+        with atomic_file(path) as handle:
+            handle.write('[{"epoch": 1}, {"epo')
+            raise RuntimeError("crash mid-write")
+    assert json.loads(path.read_text()) == [{"epoch": 1}]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["history.json"]  # no temp file left
