@@ -875,6 +875,12 @@ def statistics(source: Any, extractor: FeatureExtractor, limit: Optional[int] = 
         raise MifidError(f"{stats.image_source}: statistics were made with {stats.feature_level} features "
                          f"({stats.feature_source}), but the generated images use {extractor.level} "
                          f"({extractor.source}); recompute them with the same --weights")
+    if stats.feature_source and stats.feature_source != extractor.source:
+        # Same level, other weights (another file, another random seed): the two sides live
+        # in different feature spaces unless the files hold the same weights.
+        warnings.warn(f"{stats.image_source}: statistics were made with weights {stats.feature_source!r}, "
+                      f"the generated images use {extractor.source!r}; the score is only meaningful if "
+                      "both are the same network", stacklevel=2)
     _check_same_dims(stats.dims, extractor.dims, str(stats.image_source), "the feature network")
     return stats
 

@@ -454,3 +454,16 @@ def test_evaluate_generators_scores_every_generator_on_the_same_photos(random_ex
     assert default_real.real_count == 8  # all the sample set's paintings, at the generator's size
     with pytest.raises(mifid.MifidError, match="no generators"):
         mifid.evaluate_generators({}, sample_dir, weights=random_extractor)
+
+
+def test_cached_statistics_from_other_weights_warn(random_extractor):
+    features = np.random.default_rng(3).random((5, random_extractor.dims)).astype(np.float32)
+    other = mifid.FeatureStatistics(features, "uncalibrated", "random (seed 1)", "old.npz")
+    with pytest.warns(UserWarning, match="random \\(seed 1\\).*only meaningful if both are the same network"):
+        mifid.statistics(other, random_extractor)
+    same = mifid.FeatureStatistics(features, "uncalibrated", random_extractor.source, "old.npz")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert mifid.statistics(same, random_extractor) is same
