@@ -237,7 +237,11 @@ def _run_train(args) -> int:
     from .train import RunError, TrainingDiverged, read_history, train
 
     try:
-        run_dir = train(config, verbose=args.verbose, strategy=runtime.strategy(args.strategy))
+        strategy = runtime.strategy(args.strategy)
+    except RuntimeError as error:  # e.g. --strategy tpu without a TPU
+        raise CommandError(str(error)) from None
+    try:
+        run_dir = train(config, verbose=args.verbose, strategy=strategy)
     except (data.DataError, RunError, TrainingDiverged, ConfigError) as error:
         raise CommandError(str(error)) from None
     history = read_history(run_dir)

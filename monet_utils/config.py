@@ -82,7 +82,7 @@ class TrainConfig:
 
     # Accelerators.
     mixed_precision: bool = False  # bf16 compute on TPU (float32 outputs, losses, saved models)
-    jit_compile: Optional[bool] = None  # XLA for the train step; None = on for TPU/GPU, off on CPU
+    jit_compile: Optional[bool] = None  # XLA for the train step; None = on for one GPU (TPUs always use XLA)
     steps_per_execution: int = 1  # train steps per call into the device (TPU: 16-64 cut host overhead)
 
     # Outputs.
@@ -93,6 +93,9 @@ class TrainConfig:
     mifid_weights: Optional[str] = None  # Inception weights: "imagenet", a file, or "random" (uncalibrated)
 
     def __post_init__(self) -> None:
+        for f in fields(self):  # YAML/JSON values arrive as text or ints: coerce or name the field
+            object.__setattr__(self, f.name, _coerce(f.name, getattr(self, f.name), _base_type(f.type)))
+
         def check(ok: bool, name: str, expected: str) -> None:
             if not ok:
                 raise ConfigError(f"TrainConfig.{name}={getattr(self, name)!r}: expected {expected}")
@@ -201,6 +204,43 @@ class TrainConfig:
 
 def _split(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in (text or "").split(",") if part.strip() and part.strip() != "none")
+
+
+def _coerce(name: str, value: Any, kind: type) -> Any:
+    """`value` as `kind` (int, float, bool, str), or a `ConfigError` naming the field.
+
+    Accepts what config files produce: "2e-4" (PyYAML reads it as text) for a float, 3 for
+    3.0, 5.0 for 5; refuses 2.5 for an int and "yes" for a bool.
+    """
+    if value is None:
+        return None
+    try:
+        if kind is bool:
+            if isinstance(value, bool):
+                return value
+            return _parse_bool(value) if isinstance(value, str) else _fail()
+        if kind is int:
+            if isinstance(value, bool):
+                return _fail()
+            number = float(value) if isinstance(value, str) else value
+            if isinstance(number, (int, float)) and float(number).is_integer():
+                return int(number)
+            return _fail()
+        if kind is float:
+            if isinstance(value, bool):
+                return _fail()
+            return float(value)
+        if kind is str:
+            return value if isinstance(value, str) else _fail()
+    except (TypeError, ValueError, argparse.ArgumentTypeError):
+        pass
+    else:
+        return value
+    raise ConfigError(f"TrainConfig.{name}={value!r}: expected {'a whole number' if kind is int else kind.__name__}")
+
+
+def _fail() -> Any:
+    raise ValueError("wrong type")
 
 
 def _base_type(annotation: Any) -> type:

@@ -84,16 +84,28 @@ def learning_rate(value: float, schedule: str = "constant", total_steps: int = 0
 
 def resolve_jit_compile(jit_compile: Optional[bool],
                         strategy: Optional[tf.distribute.Strategy] = None) -> bool:
-    """XLA for the train step: as given, or (None) on for TPU/GPU and off on CPU.
+    """XLA for the train step: as given, or (None) on for a single GPU, off otherwise.
 
-    Keras' own "auto" switches XLA off under any distribution strategy, which is exactly
-    where it matters (TPU), so the choice is made here.
+    Keras 3 wraps the whole `strategy.run` in the XLA function, which under
+    MirroredStrategy reaches variables on other devices and fails ("Trying to access
+    resource ... located in device CPU:1 from device CPU:0"; keras-team/keras#19005, the
+    reason Keras' own "auto" switches XLA off under strategies). A TPUStrategy compiles
+    the step with XLA whatever this says, so it needs no flag. Left: one GPU.
+
+    Raises:
+        ValueError: `jit_compile=True` with several replicas on GPUs or CPUs.
     """
-    if jit_compile is not None:
-        return bool(jit_compile)
     from . import runtime
 
-    return runtime.accelerator_kind(strategy) in ("tpu", "gpu")
+    strategy = strategy or tf.distribute.get_strategy()
+    kind = runtime.accelerator_kind(strategy)
+    several = strategy.num_replicas_in_sync > 1 and kind != "tpu"
+    if jit_compile is None:
+        return kind == "gpu" and not several
+    if jit_compile and several:
+        raise ValueError(f"jit_compile=True with {strategy.num_replicas_in_sync} replicas on {kind.upper()}s "
+                         "fails in Keras 3 (XLA around the whole MirroredStrategy step); leave it unset")
+    return bool(jit_compile)
 
 
 class _StepScalars:
@@ -298,8 +310,8 @@ class CycleGAN(keras.Model):
             generator_optimizer, discriminator_optimizer: optimizers to use instead.
             learning_rate: float or `LearningRateSchedule` (see `learning_rate()`).
             beta_1: Adam's beta_1 (paper: 0.5).
-            jit_compile: XLA for the step; None: on for TPU/GPU, off on CPU
-                (`resolve_jit_compile`).
+            jit_compile: XLA for the step; None: on for a single GPU, off otherwise
+                (TPUs compile with XLA anyway; `resolve_jit_compile`).
             **kwargs: passed to `keras.Model.compile` (e.g. `run_eagerly`,
                 `steps_per_execution`).
         """

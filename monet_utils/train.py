@@ -140,6 +140,10 @@ def train(config: TrainConfig, verbose: int | str = "auto",
     elif not quiet:
         print(f"[monet_utils] {run_dir}: all {config.epochs} epochs already done", flush=True)
 
+    if history and int(model.generator_optimizer.iterations.numpy()) != history[-1]["step"]:
+        # Stopped mid-epoch (time budget): save the last completed epoch, the state a resumed
+        # run continues from, so the .keras files never run ahead of history.json.
+        state.restore()
     save_models(model, run_dir)
     if history:
         figure = plots.loss_curves(history, keys=list(cyclegan.LOSS_NAMES),
@@ -191,8 +195,11 @@ def build_cyclegan(config: TrainConfig, strategy: tf.distribute.Strategy,
                            "--generator deep to deepen them")
         if config.generator == "deep":
             for stem in ("generator_monet", "generator_photo"):
-                networks[stem] = models.build_deep_generator(
-                    networks[stem], mode=config.deep_mode, blocks=config.deep_blocks, name=stem)
+                try:
+                    networks[stem] = models.build_deep_generator(
+                        networks[stem], mode=config.deep_mode, blocks=config.deep_blocks, name=stem)
+                except ValueError as error:  # e.g. "deepen" on a ResNet: name the run and the way out
+                    raise RunError(f"init_from={config.init_from!r}: {error}") from None
         if dtype != "float32":
             networks = {stem: models.with_dtype(model, dtype) for stem, model in networks.items()}
     else:

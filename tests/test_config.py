@@ -87,3 +87,14 @@ def test_atomic_file_keeps_the_old_file_when_a_write_fails(tmp_path):
             raise RuntimeError("crash mid-write")
     assert json.loads(path.read_text()) == [{"epoch": 1}]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["history.json"]  # no temp file left
+
+
+def test_values_from_config_files_are_coerced_or_named():
+    # PyYAML reads 2e-4 as the string "2e-4"; JSON gives 5.0 for a whole number.
+    config = TrainConfig.from_dict({"learning_rate": "2e-4", "epochs": 5.0, "augment_photos": "true"})
+    assert (config.learning_rate, config.epochs, config.augment_photos) == (2e-4, 5, True)
+    assert isinstance(config.epochs, int)
+    for field, value, expected in (("epochs", 2.5, "a whole number"), ("learning_rate", "fast", "float"),
+                                   ("augment_photos", 3, "bool"), ("generator", 5, "str")):
+        with pytest.raises(ConfigError, match=f"TrainConfig.{field}=.*expected {expected}"):
+            TrainConfig.from_dict({field: value})

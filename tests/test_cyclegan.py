@@ -252,3 +252,13 @@ def test_evaluate_is_refused_with_a_pointer_to_mifid():
     batch = np.zeros((1, 32, 32, 3), np.float32)
     with pytest.raises(TypeError, match="judge a run by MiFID"):
         gan.evaluate(tf.data.Dataset.from_tensors((batch, batch)), verbose=0)
+
+
+def test_xla_is_refused_under_mirrored_strategy_and_off_by_default():
+    mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"],
+                                              cross_device_ops=tf.distribute.ReductionToOneDevice())
+    assert cyclegan.resolve_jit_compile(None, mirrored) is False
+    assert cyclegan.resolve_jit_compile(None) is False  # one CPU
+    assert cyclegan.resolve_jit_compile(True) is True  # one device: as asked
+    with pytest.raises(ValueError, match="jit_compile=True with 2 replicas"):
+        cyclegan.resolve_jit_compile(True, mirrored)

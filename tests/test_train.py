@@ -241,6 +241,8 @@ def test_bad_settings_get_clear_errors(stage1_run, sample_dir, tmp_path, capsys)
     assert cli(["train", "--data-dir", str(tmp_path / "nowhere"), "--output-dir", str(tmp_path / "cli2"),
                 "--image-size", "32"]) == 2
     assert "does not exist" in capsys.readouterr().err
+    assert cli(base + ["--image-size", "32", "--strategy", "tpu"]) == 2
+    assert "no TPU found" in capsys.readouterr().err
 
     # Another experiment in an existing run directory.
     with pytest.raises(training.RunError, match=r"filters: 4 \(stored\) vs 8 \(now\)"):
