@@ -107,6 +107,9 @@ def _add_kaggle_bundle(subparsers) -> None:
     parser.add_argument("--username", default="YOUR_KAGGLE_USERNAME", help="your Kaggle user name")
     parser.add_argument("--params", default=None, help="parameter set (default params/kaggle-tpu.yaml)")
     parser.add_argument("--only", default="", help="comma list of notebooks (default: all)")
+    parser.add_argument("--attach", action="append", default=[], metavar="OWNER/SLUG",
+                        help="another dataset for every notebook, e.g. your Inception weights "
+                             "(repeatable; see README)")
     parser.set_defaults(func=_run_kaggle_bundle)
 
 
@@ -115,12 +118,14 @@ def _run_kaggle_bundle(args) -> int:
 
     try:
         folders = notebooks.kaggle_bundle(args.dir, args.username, args.params,
-                                          only=args.only.split(",") if args.only else None)
+                                          only=args.only.split(",") if args.only else None,
+                                          extra_datasets=args.attach)
     except (FileNotFoundError, ValueError) as error:
         raise CommandError(str(error)) from None
     for name, folder in folders.items():
         print(f"{name}: {folder}")
-    print("next: kaggle datasets create -p DIR/dataset; then kaggle kernels push -p DIR/<notebook> in order")
+    print(f"next: kaggle datasets create -p {folders['dataset']} --dir-mode zip (subfolders are skipped "
+          "without it); then kaggle kernels push -p <notebook folder>, in order 01..04")
     return 0
 
 

@@ -71,12 +71,15 @@ def select(only: Optional[Iterable[str]] = None) -> list[str]:
     return [name for name in NOTEBOOKS if name in chosen]
 
 
-def load_params(path: str, overrides: Optional[dict[str, Any]] = None) -> dict[str, Any]:
-    """Reads a YAML parameter set; relative paths become absolute (project root).
+def load_params(path: str, overrides: Optional[dict[str, Any]] = None,
+                base_dir: Optional[str] = None) -> dict[str, Any]:
+    """Reads a YAML parameter set; relative paths become absolute.
 
     The file is one flat mapping shared by all notebooks, plus optional sections named
-    after a notebook (e.g. `04_submission: {mifid_weights: ...}`) whose values override
-    the shared ones for that notebook only.
+    after a notebook (e.g. `04_submission: {run_dir: ...}`) whose values override the
+    shared ones for that notebook only. Relative paths (`PATH_PARAMETERS`) are taken from
+    `base_dir`, by default the current folder (the project root under `make`), so an
+    executed copy elsewhere (nbval's build folder, papermill's cwd) finds them.
     """
     import yaml
 
@@ -87,7 +90,7 @@ def load_params(path: str, overrides: Optional[dict[str, Any]] = None) -> dict[s
     if not isinstance(params, dict):
         raise ValueError(f"{path}: expected a mapping of parameter names to values, got {type(params).__name__}")
     params.update(overrides or {})
-    root = os.path.dirname(os.path.dirname(os.path.abspath(path)))
+    root = os.path.abspath(base_dir or os.getcwd())
     for section in [params] + [params[name] for name in NOTEBOOKS if isinstance(params.get(name), dict)]:
         for key in PATH_PARAMETERS:
             value = section.get(key)
@@ -113,14 +116,14 @@ def parameters_for(notebook: str, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def prepare(params_file: str, build_dir: str, only: Optional[Sequence[str]] = None,
-            overrides: Optional[dict[str, Any]] = None) -> list[str]:
+            overrides: Optional[dict[str, Any]] = None, base_dir: Optional[str] = None) -> list[str]:
     """Writes the notebooks with `params_file` injected (papermill prepare-only) to `build_dir`.
 
     This is how nbval runs them: it takes no parameters, so they are baked in.
     """
     import papermill
 
-    params = load_params(params_file, overrides)
+    params = load_params(params_file, overrides, base_dir)
     os.makedirs(build_dir, exist_ok=True)
     written = []
     for name in select(only):
@@ -163,6 +166,9 @@ def run(params_file: str, output_dir: str, only: Optional[Sequence[str]] = None,
             raise NotebookFailed(
                 f"{name} failed in cell {error.exec_count} ({error.ename}: {error.evalue}); "
                 f"executed copy with the traceback: {target}") from None
+        except Exception as error:  # the kernel died, timed out or did not start
+            raise NotebookFailed(f"{name} failed ({type(error).__name__}: {error}); "
+                                 f"partial copy: {target}") from error
         seconds = time.perf_counter() - started
         page = to_html(target) if html else None
         print(f"[run-notebooks] {name} done in {seconds:.0f} s -> {target}", flush=True)
@@ -185,30 +191,30 @@ def to_html(notebook: str) -> str:
 
 
 def kernel_metadata(name: str, username: str, dataset_slug: str = PACKAGE_DATASET_SLUG,
-                    private: bool = True) -> dict[str, Any]:
-    """`kernel-metadata.json` for one notebook (`kaggle kernels push -p FOLDER`)."""
-    slug = kernel_slug(name)
-    tpu = name in TPU_NOTEBOOKS
-    metadata = {
-        "id": f"{username}/{slug}",
+                    private: bool = True, extra_datasets: Sequence[str] = ()) -> dict[str, Any]:
+    """`kernel-metadata.json` for one notebook (`kaggle kernels push -p FOLDER`).
+
+    Args:
+        extra_datasets: more `owner/slug` datasets to attach, e.g. Inception weights for MiFID.
+    """
+    return {
+        "id": f"{username}/{kernel_slug(name)}",
         "title": f"Monet {name.replace('_', ' ')}",
         "code_file": f"{name}.ipynb",
         "language": "python",
         "kernel_type": "notebook",
         "is_private": private,
         "enable_gpu": False,
-        "enable_tpu": tpu,
-        # The submission notebook must run offline (competition rule); the training ones may
-        # go online, which lets Keras fetch the ImageNet Inception weights for MiFID.
-        "enable_internet": name in TPU_NOTEBOOKS,
-        "dataset_sources": [f"{username}/{dataset_slug}"],
+        "enable_tpu": name in TPU_NOTEBOOKS,
+        # Internet off everywhere: required for the submission notebook (competition rule)
+        # and kept for all, so nothing depends on a download; monet_utils and any weights
+        # arrive as attached datasets.
+        "enable_internet": False,
+        "dataset_sources": [f"{username}/{dataset_slug}", *extra_datasets],
         "competition_sources": [COMPETITION],
         "kernel_sources": [f"{username}/{kernel_slug(source)}" for source in KERNEL_INPUTS.get(name, ())],
         "model_sources": [],
     }
-    if tpu:
-        metadata["accelerator"] = "TpuV5E8"  # newer kaggle CLIs; older ones use enable_tpu alone
-    return metadata
 
 
 def kernel_slug(name: str) -> str:
@@ -217,11 +223,14 @@ def kernel_slug(name: str) -> str:
 
 
 def kaggle_bundle(out_dir: str, username: str = "YOUR_KAGGLE_USERNAME",
-                  params_file: Optional[str] = None, only: Optional[Sequence[str]] = None) -> dict[str, str]:
+                  params_file: Optional[str] = None, only: Optional[Sequence[str]] = None,
+                  extra_datasets: Sequence[str] = ()) -> dict[str, str]:
     """Writes folders ready for `kaggle kernels push -p` and `kaggle datasets create -p`.
 
     Layout: `out_dir/dataset/` (monet_utils + dataset-metadata.json) and one
     `out_dir/<notebook>/` per notebook (notebook with `params_file` injected + metadata).
+    `extra_datasets` (`owner/slug`) are attached to every notebook, e.g. the Inception
+    weights that `params/kaggle-tpu.yaml`'s `mifid_weights` points into.
 
     Returns:
         {folder name: path}.
@@ -247,7 +256,8 @@ def kaggle_bundle(out_dir: str, username: str = "YOUR_KAGGLE_USERNAME",
         papermill.execute_notebook(source, os.path.join(folder, f"{name}.ipynb"),
                                    parameters=parameters_for(source, params), prepare_only=True,
                                    progress_bar=False)
-        _write_json(os.path.join(folder, "kernel-metadata.json"), kernel_metadata(name, username))
+        _write_json(os.path.join(folder, "kernel-metadata.json"),
+                    kernel_metadata(name, username, extra_datasets=extra_datasets))
         folders[name] = folder
     return folders
 

@@ -46,9 +46,9 @@ def pytest_configure(config):
     from monet_utils.sample_data import write_sample_data
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    params = notebooks.load_params(os.path.join(root, SMOKE_PARAMS))
+    params = notebooks.load_params(os.path.join(root, SMOKE_PARAMS), base_dir=root)
     write_sample_data(params["data_dir"], monet_count=8, photo_count=12, seed=0, progress=False)
     shutil.rmtree(params["output_dir"], ignore_errors=True)
     shutil.rmtree(os.path.join(root, NBVAL_DIR), ignore_errors=True)
-    notebooks.prepare(os.path.join(root, SMOKE_PARAMS), os.path.join(root, NBVAL_DIR),
+    notebooks.prepare(os.path.join(root, SMOKE_PARAMS), os.path.join(root, NBVAL_DIR), base_dir=root,
                       only=[name for name in notebooks.NOTEBOOKS if os.path.exists(notebooks.notebook_path(name))])

@@ -40,7 +40,8 @@ def _failing_chain(folder):
         nbformat.write(notebook, os.path.join(folder, f"{name}.ipynb"))
 
 
-def test_runner_stops_at_the_failing_notebook_and_names_it(tmp_path):
+def test_runner_stops_at_the_failing_notebook_and_names_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # relative paths in a parameter set are taken from here
     _failing_chain(str(tmp_path / "nbs"))
     params = tmp_path / "params" / "p.yaml"
     params.parent.mkdir()
@@ -57,9 +58,16 @@ def test_runner_stops_at_the_failing_notebook_and_names_it(tmp_path):
     assert (tmp_path / "executed" / "01_data_exploration.html").exists()
 
 
-def test_cli_exits_non_zero_naming_the_notebook(tmp_path, capsys):
+def test_cli_exits_non_zero_naming_the_notebook(tmp_path, capsys, monkeypatch):
+    _failing_chain(str(tmp_path / "nbs"))
     params = tmp_path / "params.yaml"
     params.write_text("output_dir: out\n")
+    monkeypatch.setattr(notebooks, "notebook_path",
+                        lambda name, folder=None: os.path.join(str(tmp_path / "nbs"), f"{name}.ipynb"))
+    assert main(["run-notebooks", "--params", str(params), "--output-dir", str(tmp_path / "executed"),
+                 "--only", "01,02", "--no-html"]) == 2
+    error = capsys.readouterr().err
+    assert "02_baseline_cyclegan failed in cell" in error and "broken on purpose" in error
     assert main(["run-notebooks", "--params", str(tmp_path / "missing.yaml"), "--output-dir", str(tmp_path)]) == 2
     assert "missing.yaml" in capsys.readouterr().err
     with pytest.raises(ValueError, match="--only '09'"):
@@ -69,7 +77,7 @@ def test_cli_exits_non_zero_naming_the_notebook(tmp_path, capsys):
 
 def test_kaggle_bundle_is_ready_to_push(tmp_path, capsys):
     assert main(["kaggle-bundle", str(tmp_path / "bundle"), "--username", "painter",
-                 "--only", "02,03,04"]) == 0
+                 "--only", "02,03,04", "--attach", "painter/inception-v3-weights"]) == 0
     bundle = tmp_path / "bundle"
     dataset = json.loads((bundle / "dataset" / "dataset-metadata.json").read_text())
     assert dataset == {"title": "monet-utils", "id": "painter/monet-utils", "licenses": [{"name": "apache-2.0"}]}
@@ -86,18 +94,20 @@ def test_kaggle_bundle_is_ready_to_push(tmp_path, capsys):
         assert metadata["code_file"] == f"{name}.ipynb" and (bundle / name / f"{name}.ipynb").exists()
         assert metadata["language"] == "python" and metadata["kernel_type"] == "notebook"
         assert metadata["competition_sources"] == ["gan-getting-started"]
-        assert metadata["dataset_sources"] == ["painter/monet-utils"]
+        assert metadata["dataset_sources"] == ["painter/monet-utils", "painter/inception-v3-weights"]
         assert metadata["kernel_sources"] == kernel_sources
         training = name != "04_submission"
         assert metadata["enable_tpu"] is training and metadata["enable_gpu"] is False
-        assert metadata["enable_internet"] is training  # the submission notebook runs offline
+        assert metadata["enable_internet"] is False  # competition notebooks run offline
         injected = nbformat.read(str(bundle / name / f"{name}.ipynb"), as_version=4)
         source = next(cell.source for cell in injected.cells if "injected-parameters" in cell.metadata.get("tags", []))
         assert 'data_dir = "/kaggle/input/gan-getting-started"' in source
+        assert 'mifid_weights = "/kaggle/input/inception-v3-weights/' in source  # offline: attached weights
         if name == "04_submission":  # its own section overrides the shared values
             assert 'run_dir = "/kaggle/input/monet-03-deep-generator/deep"' in source
             assert "allow_small = False" in source
-    assert "kaggle kernels push" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "kaggle kernels push" in printed and "--dir-mode zip" in printed  # else subfolders are skipped
 
 
 def test_per_notebook_sections_override_shared_values(tmp_path):
@@ -105,7 +115,7 @@ def test_per_notebook_sections_override_shared_values(tmp_path):
     params.parent.mkdir()
     params.write_text("mifid_weights: imagenet\noutput_dir: out\n04_submission:\n  mifid_weights: random\n"
                       "  run_dir: runs/x\n")
-    loaded = notebooks.load_params(str(params))
+    loaded = notebooks.load_params(str(params), base_dir=str(tmp_path))
     submission = notebooks.parameters_for(notebooks.notebook_path("04_submission"), loaded)
     baseline = notebooks.parameters_for(notebooks.notebook_path("02_baseline_cyclegan"), loaded)
     assert submission["mifid_weights"] == "random" and baseline["mifid_weights"] == "imagenet"
