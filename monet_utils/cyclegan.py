@@ -163,8 +163,8 @@ class ImagePool:
     older fake) and otherwise passed through. Stateless random draws from the given seed.
 
     The variables are per replica (`ON_READ` synchronisation): each replica keeps its own
-    history of its own fakes. They are not part of checkpoints; after a resume the pool
-    fills up again (`size` fakes).
+    history of its own fakes. `train.RunState` checkpoints them on one replica; with
+    several, a resumed run's pools fill up again (`size` fakes).
     """
 
     def __init__(self, size: int, image_shape: Sequence[int], name: str = "image_pool"):

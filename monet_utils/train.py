@@ -16,7 +16,8 @@ Adam moments), the seed states, the epoch and the history; history.json is rewri
 from it. A SIGKILL at any moment therefore leaves either the previous or the new
 checkpoint, and the resumed run repeats or loses no epoch. The data stream is a pure
 function of (seed, step) (`data.unpaired(start_step=...)`), so it continues where it was.
-The image pool is not checkpointed (it refills in `pool_size` steps).
+The image pools are checkpointed on one replica; with several replicas each keeps its own
+pool, which is not saved (it refills in `pool_size` steps).
 """
 
 from __future__ import annotations
@@ -261,7 +262,14 @@ class RunState:
         self.model = model
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         self.history_json = tf.Variable("[]", dtype=tf.string, trainable=False, name="history")
-        self.checkpoint = tf.train.Checkpoint(
+        # The image pools (one replica): without them a resumed run with --pool-size would
+        # show D other old fakes than an uninterrupted one. Per-replica pools are not saved.
+        pools = {}
+        if model.distribute_strategy.num_replicas_in_sync == 1:
+            for name, pool in (("monet_pool", model.monet_pool), ("photo_pool", model.photo_pool)):
+                if pool is not None:
+                    pools.update({f"{name}_images": pool.images, f"{name}_count": pool.count})
+        self.checkpoint = tf.train.Checkpoint(**pools,
             monet_generator=model.monet_generator, photo_generator=model.photo_generator,
             monet_discriminator=model.monet_discriminator,
             photo_discriminator=model.photo_discriminator,

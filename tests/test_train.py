@@ -291,3 +291,17 @@ def test_an_interrupted_copy_leaves_no_half_run(stage1_run, tmp_path, monkeypatc
     training.copy_run(stage1_run, target)
     assert tf.train.latest_checkpoint(os.path.join(target, "checkpoints"))
     assert not os.path.exists(target + ".copying")
+
+
+def test_resume_is_exact_with_the_image_pool_on(sample_dir, tmp_path):
+    """Pool contents are checkpointed: 1 epoch + resume to 3 == 3 epochs straight."""
+    settings = dict(pool_size=3, epochs=3, sample_every=0)
+    straight = run_train(tiny_config(sample_dir, tmp_path / "straight", **settings))
+    resumed_dir = str(tmp_path / "resumed")
+    run_train(tiny_config(sample_dir, resumed_dir, **{**settings, "epochs": 1}))
+    resumed = run_train(tiny_config(sample_dir, resumed_dir, **settings))
+    ours, theirs = training.read_history(resumed), training.read_history(straight)
+    assert [entry["epoch"] for entry in ours] == [1, 2, 3]
+    for mine, other in zip(ours, theirs):
+        for name in cyclegan.LOSS_NAMES:
+            assert mine[name] == pytest.approx(other[name], rel=1e-4), (mine["epoch"], name)
