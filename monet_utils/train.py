@@ -57,6 +57,9 @@ RESUMABLE_CHANGES = frozenset({
     "jit_compile", "steps_per_execution",
 })
 SAMPLE_IMAGES = 4
+# Checkpoint files are read and written by this host: on an older TPU node the TPU worker
+# cannot reach a local path such as /kaggle/working.
+CHECKPOINT_IO = tf.train.CheckpointOptions(experimental_io_device="/job:localhost")
 
 
 class RunError(ValueError):
@@ -291,7 +294,7 @@ class RunState:
         """Restores the latest checkpoint if any; returns (completed epochs, history)."""
         if not self.latest:
             return 0, []
-        self.checkpoint.restore(self.latest).assert_existing_objects_matched()
+        self.checkpoint.restore(self.latest, options=CHECKPOINT_IO).assert_existing_objects_matched()
         history = json.loads(self.history_json.numpy().decode("utf-8"))
         return int(self.epoch.numpy()), history
 
@@ -299,7 +302,7 @@ class RunState:
         """Writes the checkpoint for a completed epoch, then history.json from it."""
         self.epoch.assign(epoch)
         self.history_json.assign(json.dumps(history))
-        path = self.manager.save(checkpoint_number=epoch)
+        path = self.manager.save(checkpoint_number=epoch, options=CHECKPOINT_IO)
         write_json_atomic(os.path.join(self.run_dir, HISTORY_FILE), history)
         return path
 
