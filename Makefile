@@ -7,7 +7,7 @@ SAMPLE ?= data/sample
 DEMO   ?= runs/demo
 PYTEST_ARGS ?=
 
-.PHONY: test demo install sample-data bench clean
+.PHONY: test demo install sample-data bench kaggle-bundle clean
 
 # Creates the virtual environment if missing and installs from the project's own files.
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
@@ -30,6 +30,12 @@ demo: sample-data
 	$(BIN)/python -m monet_utils preview --data-dir $(SAMPLE) --out $(DEMO)/preview.png
 	$(BIN)/python -m monet_utils run-notebooks --params params/demo.yaml --output-dir $(DEMO)/notebooks
 	@echo "demo: executed notebooks and HTML in $(DEMO)/notebooks, runs and figures in $(DEMO), zip: $(DEMO)/images.zip"
+
+# Folders for `kaggle datasets create` / `kaggle kernels push` (see kaggle/README.md).
+KAGGLE_USER ?= YOUR_KAGGLE_USERNAME
+KAGGLE_ATTACH ?=
+kaggle-bundle: $(STAMP)
+	$(BIN)/python -m monet_utils kaggle-bundle kaggle/bundle --username $(KAGGLE_USER) $(if $(KAGGLE_ATTACH),--attach $(KAGGLE_ATTACH))
 
 bench: $(STAMP)
 	for script in bench/*.py; do $(BIN)/python $$script || exit 1; done
