@@ -62,12 +62,11 @@ def _run_preview(args) -> int:
     from . import data, plots
 
     try:
-        plots.domain_preview(args.data_dir, args.per_domain, args.source, path=args.out)
+        encoded = {domain: data.read_domain(args.data_dir, domain, args.source) for domain in data.DOMAINS}
     except data.DataError as error:
         raise CommandError(str(error)) from None
-    counts = {domain: len(data.read_domain(args.data_dir, domain, args.source, check=False))
-              for domain in data.DOMAINS}
-    print(json.dumps({"preview": args.out, "counts": counts}))
+    plots.domain_preview(args.data_dir, args.per_domain, args.source, path=args.out, encoded_domains=encoded)
+    print(json.dumps({"preview": args.out, "counts": {domain: len(images) for domain, images in encoded.items()}}))
     return 0
 
 

@@ -408,16 +408,8 @@ def summarize(data_dir: str) -> dict:
     return summary
 
 
-def count_images(data_dir: str, domain: str, source: str = "auto") -> int:
-    """Number of images in a domain without decoding them (TFRecords are scanned)."""
-    kind, files = find_files(data_dir, domain, source)
-    if kind == "jpg":
-        return len(files)
-    return sum(1 for path in files for _ in tf.data.TFRecordDataset(path))
-
-
 __all__ = [
     "DOMAINS", "IMAGE_SIZE", "DataError", "EncodedImages", "find_files", "read_domain",
     "load_domain", "encoded_dataset", "decode_image", "to_uint8", "augment", "repeat_shuffled",
-    "unpaired", "domain_folders", "count_images", "summarize",
+    "unpaired", "domain_folders", "summarize",
 ]

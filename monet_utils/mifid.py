@@ -676,6 +676,13 @@ def first_photos(data_dir: str, num_images: int = DEFAULT_NUM_IMAGES, image_size
     return data.load_domain(data_dir, "photo", with_names=with_names, image_size=image_size).take(num_images)
 
 
+def photo_subset(data_dir: str, num_images: int = DEFAULT_NUM_IMAGES, image_size: int = 256) -> np.ndarray:
+    """`first_photos` as one uint8 array (fewer rows if the data has fewer photos)."""
+    from . import data
+
+    return data.to_uint8(np.stack(list(first_photos(data_dir, num_images, image_size).as_numpy_iterator())))
+
+
 def image_batches(source: Any, batch_size: int = DEFAULT_BATCH_SIZE, limit: Optional[int] = None,
                   what: str = "images") -> ImageBatches:
     """uint8 batches from a folder, an images.zip, a Kaggle data dir (its monet domain),
@@ -974,8 +981,7 @@ def evaluate_generators(generators: dict[str, Any], data_dir: str, num_images: i
     for label, generator in generators.items():
         size = int(generator.input_shape[1])
         if size not in photos_by_size:
-            subset = image_batches(first_photos(data_dir, num_images, size), batch_size, num_images, "photos")
-            photos_by_size[size] = np.concatenate(list(subset.batches))
+            photos_by_size[size] = photo_subset(data_dir, num_images, size)
         results[label], _ = score_generator(generator, photos_by_size[size], extractor, real_stats, batch_size,
                                             jpeg_quality, kid_subsets, progress, label)
     return results
@@ -1121,6 +1127,7 @@ __all__ = [
     "UNCALIBRATED_WARNING", "DEFAULT_NUM_IMAGES", "MifidError", "frechet_distance", "trace_sqrt_product",
     "memorization_distance", "threshold_distance", "kernel_inception_distance", "FeatureStatistics",
     "MifidResult", "mifid_from_features", "FeatureExtractor", "feature_extractor", "resize_legacy_bilinear",
-    "ImageBatches", "image_batches", "first_photos", "is_kaggle_data_dir", "jpeg_round_trip", "statistics",
+    "ImageBatches", "image_batches", "first_photos", "photo_subset", "is_kaggle_data_dir", "jpeg_round_trip",
+    "statistics",
     "evaluate", "score_generator", "evaluate_generators", "translate_photos", "MifidCallback",
 ]

@@ -68,13 +68,16 @@ def image_grid(rows: Sequence[Sequence], row_titles: Optional[Sequence[str]] = N
 
 
 def domain_preview(data_dir: str, per_domain: int = 8, source: str = "auto",
-                   path: Optional[str] = None) -> plt.Figure:
-    """First images of each domain with their counts: what `make demo` shows first."""
+                   path: Optional[str] = None, encoded_domains: Optional[dict] = None) -> plt.Figure:
+    """First images of each domain with their counts: what `make demo` shows first.
+
+    `encoded_domains` ({domain: `data.EncodedImages`}) saves reading them again.
+    """
     from . import data
 
     rows, titles = [], []
     for domain in data.DOMAINS:
-        encoded = data.read_domain(data_dir, domain, source)
+        encoded = (encoded_domains or {}).get(domain) or data.read_domain(data_dir, domain, source)
         images = [image for image in data.encoded_dataset(encoded).take(per_domain).as_numpy_iterator()]
         rows.append(images)
         label = "Monet paintings" if domain == "monet" else "photos"

@@ -505,10 +505,9 @@ class _Measurement:
     def photos(self) -> np.ndarray:
         """The fixed subset as uint8: the first `num_images` photos (fewer if the data has fewer)."""
         if self._photos is None:
-            from . import data, mifid
+            from . import mifid
 
-            dataset = mifid.first_photos(self.base.data_dir, self.num_images, self.base.image_size)
-            self._photos = data.to_uint8(np.stack(list(dataset.as_numpy_iterator())))
+            self._photos = mifid.photo_subset(self.base.data_dir, self.num_images, self.base.image_size)
         return self._photos
 
     def reserve(self, recipes_left: int) -> float:

@@ -15,7 +15,6 @@ import io
 import json
 import os
 import shutil
-from typing import Optional
 
 import numpy as np
 from PIL import Image
@@ -208,8 +207,3 @@ def write_sample_data(out_dir: str, monet_count: int = 30, photo_count: int = 60
     os.makedirs(os.path.dirname(os.path.abspath(out_dir)), exist_ok=True)
     os.replace(partial, out_dir)
     return stamp
-
-
-def default_sample_dir(root: Optional[str] = None) -> str:
-    """`data/sample` under the project root (or `root`)."""
-    return os.path.join(root or os.getcwd(), "data", "sample")
